@@ -1,0 +1,3 @@
+from venue.cli import main
+
+main()
