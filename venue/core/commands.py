@@ -113,6 +113,9 @@ class SubmitOrder:
     tif_ts: int | None = None
     leverage: int | None = None
     meta: dict[str, Any] | None = field(default=None, compare=False)
+    # Added by the core issue: the UTC day of the cid when the client named one; None = the day
+    # of the command's ts (the core derives it; no clock involved).
+    client_order_date: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,9 +4,29 @@ Rules it keeps (design.md):
 - no I/O, no clock, no randomness: ``ts`` (ms) and ``seq`` come with each command; ids come
   from counters in the state;
 - never iterates in an order that depends on hashing;
-- validate, then mutate: a refused command returns a lone ``RequestRejected`` and leaves no trace;
+- validate, then mutate: a refused command returns a lone ``RequestRejected`` and leaves no trace
+  (only orders whose tif passed are cancelled first, because time passed whatever the command);
 - after every command the book is not crossed, no balance or available balance is negative,
   and each order's filled + remaining = original.
+
+Order of work inside ``apply``: first every order whose ``tif_ts`` <= ``ts`` is cancelled
+(``CANCELED``, with its wallet and ledger events), then the command runs. A successful command
+ends with ``RequestCompleted`` (``Tick`` ends with nothing); its wallet events come right before
+that (one ``WalletChanged`` per wallet touched, final state, then the ledger lines). A
+``MultiOp`` runs its ops one after the other, each op with its own wallet events and its own
+``RequestCompleted``/``RequestRejected``.
+
+Choices the spec leaves open, made here:
+- UpdateOrder priority: a price change or an amount increase sends the order to the back of its
+  (new) level; an amount decrease, or a change of flags/gid/cid/tif alone, keeps its place. An
+  update whose new price crosses the book trades at once as a taker (a post-only order is then
+  closed ``POSTONLY CANCELED``).
+- A stop whose trigger price is already reached when placed (or amended) triggers at once.
+- Margin (non-EXCHANGE) types are refused with 10001 until margin trading exists.
+- Post-only orders are closed if they would take any resting order, hidden ones included (the
+  real exchange lets them take hidden orders, spec §6.1; kept simple here).
+- CLOSE/REDUCE_ONLY/NO_VAR_RATES flags are accepted and kept on exchange orders; they only mean
+  something for margin orders.
 
 This module is the contract the other layers rely on; its read methods are what the gateway and
 protocol layers use to answer queries without going through the journal.
@@ -14,14 +34,46 @@ protocol layers use to answer queries without going through the journal.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
 
-from venue.core.commands import Command
-from venue.core.events import Event
-from venue.core.orders import OrderState
-from venue.core.symbols import Registry
+from venue.core.accounts import Accounts, ApiKey, Batch, User
+from venue.core.book import LIMIT, MARKET, STOP_KINDS, STOP_LIMIT, TRAILING_STOP, Order
+from venue.core.commands import (
+    CancelAllOrders, CancelOrder, CancelOrders, Command, CreateApiKey, CreateUser, Deposit,
+    MultiOp, RevokeApiKey, SubmitOrder, Tick, Transfer, UpdateOrder, Withdraw,
+)
+from venue.core.frozen import new_request_completed
+from venue.core.events import (
+    ApiKeyCreated, ApiKeyRevoked, Event, MovementRecorded, OrderAccepted, OrderUpdated,
+    RequestCompleted, RequestRejected, UserCreated,
+)
+from venue.core.ledger import (
+    CATEGORY_DEPOSIT, CATEGORY_TRANSFER, CATEGORY_WITHDRAWAL, CATEGORY_WITHDRAWAL_FEE, WALLETS,
+    deposit_text, transfer_text, withdrawal_fee_text, withdrawal_text,
+)
+from venue.core.matching import FEE_ACCOUNT_ID, Engine, MarketState
+from venue.core.numbers import to_status_text, to_text
+from venue.core.orders import KNOWN_FLAGS, OrderFlag, OrderState, OrderType
+from venue.core.symbols import Market, Registry
 
-FEE_ACCOUNT_ID = 0  # the exchange's own account: fees land in its wallets
+__all__ = ["FEE_ACCOUNT_ID", "ApiKeyInfo", "Exchange", "UserInfo", "WalletState"]
+
+# Flag bits as plain ints: IntFlag arithmetic builds enum objects on the hot path.
+_HIDDEN = int(OrderFlag.HIDDEN)
+_POST_ONLY = int(OrderFlag.POST_ONLY)
+_OCO = int(OrderFlag.OCO)
+MAX_MULTI_OPS = 75  # spec §4.2 auth/w/order/multi
+SNAPSHOT_VERSION = 1
+
+# Bitfinex codes (spec §9): 10001 business refusal, 10020 bad parameter, 10100 auth.
+ERR_GENERIC = 10001
+ERR_PARAMS = 10020
+ERR_AUTH = 10100
+ORDER_NOT_FOUND = "Order not found."
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,43 +102,685 @@ class WalletState:
     available: int
 
 
+class _Refusal(Exception):
+    """A validation failure inside the core: becomes a RequestRejected, never escapes apply."""
+
+    def __init__(self, code: int, text: str, order: OrderState | None = None) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+        self.order = order
+
+
+def utc_day(ts: int) -> str:
+    """``YYYY-MM-DD`` of a ms timestamp, in UTC (the cid_date of an order created then)."""
+    return datetime.fromtimestamp(ts // 1000, tz=timezone.utc).strftime("%Y-%m-%d")
+
+
 class Exchange:
     """Accounts, wallets, order books and matching for every listed market."""
 
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
-        raise NotImplementedError
+        self.accounts = Accounts()
+        self.engine = Engine(registry, self.accounts)
+        self._handlers: dict[type, Callable[[Batch, Any], None]] = {
+            CreateUser: self._create_user,
+            CreateApiKey: self._create_api_key,
+            RevokeApiKey: self._revoke_api_key,
+            Deposit: self._deposit,
+            Withdraw: self._withdraw,
+            Transfer: self._transfer,
+            SubmitOrder: self._submit_order,
+            UpdateOrder: self._update_order,
+            CancelOrder: self._cancel_order,
+            CancelOrders: self._cancel_orders,
+            MultiOp: self._multi_op,
+            CancelAllOrders: self._cancel_all_orders,
+            Tick: self._tick,
+        }
+
+    # -- apply ---------------------------------------------------------------------------------
 
     def apply(self, command: Command, *, seq: int, ts: int) -> list[Event]:
         """Apply one command stamped with its sequence number and time (ms); return its events."""
-        raise NotImplementedError
+        batch = Batch(ts)
+        engine = self.engine
+        if engine.tif_heap and engine.tif_heap[0][0] <= ts:
+            engine.expire(batch, ts)
+            self.accounts.flush(batch)
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            raise TypeError(f"not a command: {command!r}")
+        handler(batch, command)
+        return batch.events
 
-    def state_hash(self) -> str:
-        """Hex digest of the whole state; equal for equal journals in any process."""
-        raise NotImplementedError
+    def _run(self, batch: Batch, user_id: int, request: str, command: Any,
+             body: Callable[[Batch, Any], tuple[OrderState, ...]]) -> None:
+        """Run ``body(batch, command)`` (validate, then mutate); a refusal becomes a lone
+        RequestRejected, a success ends with the wallet events and RequestCompleted."""
+        try:
+            orders = body(batch, command)
+        except _Refusal as refusal:
+            batch.events.append(RequestRejected(user_id, request, refusal.code, refusal.text,
+                                                command, refusal.order))
+            return
+        self.accounts.flush(batch)
+        batch.events.append(new_request_completed(user_id, request, orders))
+
+    # -- accounts ------------------------------------------------------------------------------
+
+    def _create_user(self, batch: Batch, cmd: CreateUser) -> None:
+        accounts = self.accounts
+        if not cmd.name or cmd.name in accounts.names:
+            code, text = (ERR_GENERIC, "name: taken") if cmd.name else (ERR_PARAMS,
+                                                                         "name: invalid")
+            batch.events.append(RequestRejected(0, "user_create", code, text, cmd, None))
+            return
+        user_id = accounts.next_user_id
+        accounts.next_user_id = user_id + 1
+        accounts.users[user_id] = User(user_id, cmd.name, cmd.email, batch.ts)
+        accounts.names[cmd.name] = user_id
+        batch.events.append(UserCreated(user_id, cmd.name, cmd.email, batch.ts))
+        batch.events.append(RequestCompleted(user_id, "user_create", ()))
+
+    def _require_user(self, user_id: int) -> None:
+        if user_id not in self.accounts.users:
+            raise _Refusal(ERR_PARAMS, "user: invalid")
+
+    def _create_api_key(self, batch: Batch, cmd: CreateApiKey) -> None:
+        def body(_batch: Batch, _cmd: Any) -> tuple[OrderState, ...]:
+            self._require_user(cmd.user_id)
+            if not cmd.key or cmd.key in self.accounts.keys:
+                raise _Refusal(ERR_PARAMS, "apikey: invalid")
+            self.accounts.keys[cmd.key] = ApiKey(cmd.key, cmd.secret, cmd.user_id,
+                                                 tuple(cmd.permissions), batch.ts, cmd.label)
+            batch.events.append(ApiKeyCreated(cmd.user_id, cmd.key, tuple(cmd.permissions),
+                                              batch.ts))
+            return ()
+
+        self._run(batch, cmd.user_id, "key_create", cmd, body)
+
+    def _revoke_api_key(self, batch: Batch, cmd: RevokeApiKey) -> None:
+        key = self.accounts.keys.get(cmd.key)
+        user_id = key.user_id if key is not None else 0
+
+        def body(_batch: Batch, _cmd: Any) -> tuple[OrderState, ...]:
+            if key is None or key.revoked:
+                raise _Refusal(ERR_AUTH, "apikey: invalid")
+            key.revoked = True
+            batch.events.append(ApiKeyRevoked(key.user_id, key.key, batch.ts))
+            return ()
+
+        self._run(batch, user_id, "key_revoke", cmd, body)
+
+    def _check_wallet_args(self, user_id: int, currency: str, amount: int, *wallets: str) -> None:
+        self._require_user(user_id)
+        if not self.registry.has_currency(currency):
+            raise _Refusal(ERR_PARAMS, "currency: invalid")
+        for wallet in wallets:
+            if wallet not in WALLETS:
+                raise _Refusal(ERR_PARAMS, "wallet: invalid")
+        if amount <= 0:
+            raise _Refusal(ERR_PARAMS, "amount: invalid")
+
+    def _method(self, currency: str, method: str) -> str:
+        if method:
+            return method
+        known = self.registry.currency(currency)
+        return known.method if known is not None else currency
+
+    def _next_movement_id(self) -> int:
+        mid = self.accounts.next_movement_id
+        self.accounts.next_movement_id = mid + 1
+        return mid
+
+    def _deposit(self, batch: Batch, cmd: Deposit) -> None:
+        def body(_batch: Batch, _cmd: Any) -> tuple[OrderState, ...]:
+            self._check_wallet_args(cmd.user_id, cmd.currency, cmd.amount, cmd.wallet)
+            method = self._method(cmd.currency, cmd.method)
+            mid = self._next_movement_id()
+            batch.events.append(MovementRecorded(
+                mid, cmd.user_id, cmd.currency, cmd.wallet, batch.ts, cmd.amount, 0, "COMPLETED",
+                method, cmd.address, cmd.tx_id, ""))
+            self.accounts.change(batch, cmd.user_id, cmd.wallet, cmd.currency, cmd.amount,
+                                 deposit_text(method, mid, cmd.wallet), CATEGORY_DEPOSIT)
+            return ()
+
+        self._run(batch, cmd.user_id, "deposit", cmd, body)
+
+    def _withdraw(self, batch: Batch, cmd: Withdraw) -> None:
+        def body(_batch: Batch, _cmd: Any) -> tuple[OrderState, ...]:
+            self._check_wallet_args(cmd.user_id, cmd.currency, cmd.amount, cmd.wallet)
+            if cmd.fee < 0:
+                raise _Refusal(ERR_PARAMS, "fee: invalid")
+            accounts = self.accounts
+            if accounts.available(cmd.user_id, cmd.wallet, cmd.currency) < cmd.amount + cmd.fee:
+                raise _Refusal(
+                    ERR_GENERIC,
+                    f"Invalid withdrawal: not enough {cmd.wallet} balance for "
+                    f"{to_status_text(cmd.amount + cmd.fee)} {cmd.currency}",
+                )
+            method = self._method(cmd.currency, cmd.method)
+            mid = self._next_movement_id()
+            batch.events.append(MovementRecorded(
+                mid, cmd.user_id, cmd.currency, cmd.wallet, batch.ts, -cmd.amount, -cmd.fee,
+                "COMPLETED", method, cmd.address, "", cmd.note))
+            accounts.change(batch, cmd.user_id, cmd.wallet, cmd.currency, -cmd.amount,
+                            withdrawal_text(method, mid, cmd.wallet), CATEGORY_WITHDRAWAL)
+            if cmd.fee:
+                text = withdrawal_fee_text(method, mid, cmd.wallet)
+                accounts.change(batch, cmd.user_id, cmd.wallet, cmd.currency, -cmd.fee, text,
+                                CATEGORY_WITHDRAWAL_FEE)
+                accounts.change(batch, FEE_ACCOUNT_ID, "exchange", cmd.currency, cmd.fee,
+                                withdrawal_fee_text(method, mid, "exchange"),
+                                CATEGORY_WITHDRAWAL_FEE)
+            return ()
+
+        self._run(batch, cmd.user_id, "acc_wd", cmd, body)
+
+    def _transfer(self, batch: Batch, cmd: Transfer) -> None:
+        def body(_batch: Batch, _cmd: Any) -> tuple[OrderState, ...]:
+            self._check_wallet_args(cmd.user_id, cmd.currency, cmd.amount, cmd.wallet_from,
+                                    cmd.wallet_to)
+            currency_to = cmd.currency_to or cmd.currency
+            if not self.registry.has_currency(currency_to):
+                raise _Refusal(ERR_PARAMS, "currency_to: invalid")
+            if cmd.wallet_from == cmd.wallet_to and currency_to == cmd.currency:
+                raise _Refusal(ERR_PARAMS, "wallet: invalid")
+            accounts = self.accounts
+            if accounts.available(cmd.user_id, cmd.wallet_from, cmd.currency) < cmd.amount:
+                raise _Refusal(
+                    ERR_GENERIC,
+                    f"Invalid transfer: not enough {cmd.wallet_from} balance for "
+                    f"{to_status_text(cmd.amount)} {cmd.currency}",
+                )
+            for wallet, currency, amount in ((cmd.wallet_from, cmd.currency, -cmd.amount),
+                                             (cmd.wallet_to, currency_to, cmd.amount)):
+                text = transfer_text(cmd.amount, cmd.currency, cmd.wallet_from, cmd.wallet_to,
+                                     wallet)
+                accounts.change(batch, cmd.user_id, wallet, currency, amount, text,
+                                CATEGORY_TRANSFER)
+            return ()
+
+        self._run(batch, cmd.user_id, "acc_tf", cmd, body)
+
+    # -- orders: submit ------------------------------------------------------------------------
+
+    def _submit_order(self, batch: Batch, cmd: SubmitOrder) -> None:
+        self._run(batch, cmd.user_id, "on", cmd, self._place)
+
+    def _place(self, batch: Batch, cmd: SubmitOrder) -> tuple[OrderState, ...]:
+        ms = self._validate_submit(batch, cmd)
+        engine = self.engine
+        ts = batch.ts
+        is_buy = cmd.amount > 0
+        kind = cmd.type.base_kind
+        # a market order's PRICE is its execution price (spec §6.1), not what the client sent
+        order = self._new_order(cmd, cmd.type, is_buy, 0 if kind == MARKET else cmd.price or 0,
+                                ts)
+        order.client_order_id = cmd.client_order_id
+        if kind == STOP_LIMIT:
+            order.price_aux_limit = cmd.price_aux_limit or 0
+        if kind == TRAILING_STOP:
+            order.price_trailing = cmd.price_trailing or 0
+            order.trail_ref = ms.reference_price()
+            order.price = _trail_price(is_buy, order.trail_ref, order.price_trailing)
+        accepted: list[OrderState] = []
+
+        def announce(state: OrderState) -> Event:
+            accepted.append(state)
+            return OrderAccepted(state)
+
+        if cmd.flags & _OCO:
+            stop = self._new_order(cmd, OrderType.EXCHANGE_STOP, is_buy, cmd.price_oco_stop or 0,
+                                   ts)
+            stop.client_order_id = cmd.client_order_id_oco
+            order.placed_id = stop.id
+            stop.placed_id = order.id
+            engine.index(order)
+            engine.index(stop)
+            engine.set_hold(batch, order, engine.required_hold(ms, order))
+            accepted.append(order.state())
+            accepted.append(stop.state())
+            batch.events.append(OrderAccepted(accepted[0]))
+            batch.events.append(OrderAccepted(accepted[1]))
+            ms.stops.add(stop, ms.reference_price())
+            engine.execute(batch, ms, order, None)
+        elif kind in STOP_KINDS:
+            engine.index(order)
+            engine.set_hold(batch, order, engine.required_hold(ms, order))
+            ms.stops.add(order, order.trail_ref)
+            batch.events.append(announce(order.state()))
+        else:
+            engine.index(order)
+            engine.set_hold(batch, order, engine.required_hold(ms, order))
+            engine.execute(batch, ms, order, announce)
+        engine.run_triggers(batch, ms)
+        return tuple(accepted)
+
+    def _new_order(self, cmd: SubmitOrder, order_type: OrderType, is_buy: bool, price: int,
+                   ts: int) -> Order:
+        order = Order(self.engine.new_order_id(), cmd.user_id, cmd.symbol, order_type, is_buy,
+                      abs(cmd.amount), price, ts)
+        order.flags = cmd.flags
+        order.hidden = bool(cmd.flags & _HIDDEN)
+        order.post_only = bool(cmd.flags & _POST_ONLY)
+        order.group_id = cmd.group_id
+        order.client_order_date = cmd.client_order_date or utc_day(ts)
+        order.tif_ts = cmd.tif_ts
+        order.meta = cmd.meta
+        return order
+
+    def _validate_submit(self, batch: Batch, cmd: SubmitOrder) -> MarketState:
+        market = self.registry.market(cmd.symbol)
+        if market is None:
+            raise _Refusal(ERR_PARAMS, "symbol: invalid")
+        if cmd.user_id not in self.accounts.users:
+            raise _Refusal(ERR_PARAMS, "user: invalid")
+        if not cmd.type.is_exchange:
+            raise _Refusal(
+                ERR_GENERIC,
+                f"Invalid order: margin trading is not available, use EXCHANGE {cmd.type.value}",
+            )
+        if cmd.amount == 0:
+            raise _Refusal(ERR_PARAMS, "amount: invalid")
+        if cmd.flags < 0 or cmd.flags & ~KNOWN_FLAGS:
+            raise _Refusal(ERR_PARAMS, "flags: invalid")
+        kind = cmd.type.base_kind
+        if kind != MARKET and kind != TRAILING_STOP and (cmd.price is None or cmd.price <= 0):
+            raise _Refusal(ERR_PARAMS, "price: invalid")
+        if kind == STOP_LIMIT and (cmd.price_aux_limit is None or cmd.price_aux_limit <= 0):
+            raise _Refusal(ERR_PARAMS, "price_aux_limit: invalid")
+        if kind == TRAILING_STOP and (cmd.price_trailing is None or cmd.price_trailing <= 0):
+            raise _Refusal(ERR_PARAMS, "price_trailing: invalid")
+        if cmd.flags & _OCO:
+            if kind != LIMIT:
+                raise _Refusal(ERR_PARAMS, "flags: invalid")
+            if cmd.price_oco_stop is None or cmd.price_oco_stop <= 0:
+                raise _Refusal(ERR_PARAMS, "price_oco_stop: invalid")
+        if cmd.tif_ts is not None and cmd.tif_ts <= batch.ts:
+            raise _Refusal(ERR_PARAMS, "tif: invalid")
+        self._check_size(market, abs(cmd.amount))
+        ms = self.engine.markets[market.symbol]
+        is_buy = cmd.amount > 0
+        price = cmd.price or 0
+        if kind == TRAILING_STOP:
+            price = _trail_price(is_buy, ms.reference_price(), cmd.price_trailing or 0)
+        need = self.engine.hold_for(ms, is_buy, kind, abs(cmd.amount), price,
+                                    cmd.price_aux_limit or 0)
+        currency = market.quote if is_buy else market.base
+        if need > self.accounts.available(cmd.user_id, "exchange", currency):
+            if kind == MARKET:
+                price = self.engine.market_buy_cost(ms, abs(cmd.amount))[1] if is_buy else 0
+                price = price or ms.reference_price()
+            elif kind == STOP_LIMIT:
+                price = cmd.price_aux_limit or 0
+            raise _Refusal(ERR_GENERIC, _balance_text(market, abs(cmd.amount), price))
+        return ms
+
+    @staticmethod
+    def _check_size(market: Market, amount: int) -> None:
+        if amount < market.min_order_size:
+            raise _Refusal(ERR_GENERIC, f"Invalid order: minimum size for {market.display_pair}"
+                                        f" is {to_text(market.min_order_size)}")
+        if amount > market.max_order_size:
+            raise _Refusal(ERR_GENERIC, f"Invalid order: maximum size for {market.display_pair}"
+                                        f" is {to_text(market.max_order_size)}")
+
+    # -- orders: update ------------------------------------------------------------------------
+
+    def _update_order(self, batch: Batch, cmd: UpdateOrder) -> None:
+        self._run(batch, cmd.user_id, "ou", cmd, self._amend)
+
+    def _own_order(self, user_id: int, order_id: int | None) -> Order:
+        order = self.engine.orders.get(order_id) if order_id is not None else None
+        # Another user's order is "not found" too: never reveal that it exists.
+        if order is None or order.user_id != user_id:
+            raise _Refusal(ERR_GENERIC, ORDER_NOT_FOUND)
+        return order
+
+    def _amend(self, batch: Batch, cmd: UpdateOrder) -> tuple[OrderState, ...]:
+        order = self._own_order(cmd.user_id, cmd.order_id)
+        engine = self.engine
+        ms = engine.markets[order.symbol]
+        market = ms.market
+
+        def refuse(code: int, text: str) -> _Refusal:
+            return _Refusal(code, text, order.state())  # nothing changed yet: the current state
+
+        remaining = order.remaining
+        if cmd.amount is not None or cmd.delta is not None:
+            signed = cmd.amount if cmd.amount is not None else order.signed_remaining
+            signed += cmd.delta or 0
+            if signed == 0 or (signed > 0) != order.is_buy:
+                raise refuse(ERR_PARAMS, "amount: invalid")
+            remaining = abs(signed)
+            try:
+                self._check_size(market, remaining)
+            except _Refusal as refusal:
+                raise refuse(refusal.code, refusal.text) from None
+        kind = order.kind
+        price = order.price
+        if cmd.price is not None:
+            if cmd.price <= 0:
+                raise refuse(ERR_PARAMS, "price: invalid")
+            if kind != TRAILING_STOP:
+                price = cmd.price
+        aux = order.price_aux_limit
+        if cmd.price_aux_limit is not None:
+            if cmd.price_aux_limit <= 0:
+                raise refuse(ERR_PARAMS, "price_aux_limit: invalid")
+            if kind == STOP_LIMIT:
+                aux = cmd.price_aux_limit
+        trailing = order.price_trailing
+        if cmd.price_trailing is not None:
+            if cmd.price_trailing <= 0:
+                raise refuse(ERR_PARAMS, "price_trailing: invalid")
+            if kind == TRAILING_STOP:
+                trailing = cmd.price_trailing
+                price = _trail_price(order.is_buy, order.trail_ref, trailing)
+        flags = order.flags
+        if cmd.flags is not None:
+            if cmd.flags < 0 or cmd.flags & ~KNOWN_FLAGS or (
+                    (cmd.flags ^ order.flags) & _OCO):
+                raise refuse(ERR_PARAMS, "flags: invalid")
+            flags = cmd.flags
+        if cmd.tif_ts is not None and cmd.tif_ts <= batch.ts:
+            raise refuse(ERR_PARAMS, "tif: invalid")
+        need = engine.hold_for(ms, order.is_buy, kind, remaining, price, aux,
+                               oco_stop=kind in STOP_KINDS and order.placed_id is not None)
+        currency = engine.hold_currency(order)
+        if need - order.hold > self.accounts.available(order.user_id, "exchange", currency):
+            shown = aux if kind == STOP_LIMIT else price
+            raise refuse(ERR_GENERIC, _balance_text(market, remaining, shown))
+
+        # -- mutate (nothing above changed state) --
+        book = ms.bids if order.is_buy else ms.asks
+        moves = order.resting and (price != order.price or remaining > order.remaining)
+        if order.resting:
+            if moves:
+                engine.unrest(ms, order)
+            elif remaining < order.remaining:
+                book.reduce(order, order.remaining - remaining)  # keeps its place (§ docstring)
+        order.remaining = remaining
+        order.orig = order.filled + remaining
+        order.price = price
+        order.price_aux_limit = aux
+        order.price_trailing = trailing
+        order.flags = flags
+        order.hidden = bool(flags & _HIDDEN)
+        order.post_only = bool(flags & _POST_ONLY)
+        if cmd.group_id is not None:
+            order.group_id = cmd.group_id
+        if cmd.client_order_id is not None:
+            order.client_order_id = cmd.client_order_id
+        if cmd.meta is not None:
+            order.meta = cmd.meta
+        if cmd.tif_ts is not None:
+            order.tif_ts = cmd.tif_ts
+            engine.index_tif(order)
+        order.updated_ts = batch.ts
+        engine.set_hold(batch, order, need)
+        updated: list[OrderState] = []
+
+        def announce(state: OrderState) -> Event:
+            updated.append(state)
+            return OrderUpdated(state)
+
+        if order.stop_pending:
+            ms.stops.remove(order)
+            ms.stops.add(order, order.trail_ref if kind == TRAILING_STOP else 0)
+            batch.events.append(announce(order.state()))
+        elif moves or not order.resting:
+            engine.execute(batch, ms, order, announce)
+        else:
+            batch.events.append(announce(order.state()))
+        engine.run_triggers(batch, ms)
+        return tuple(updated)
+
+    # -- orders: cancel ------------------------------------------------------------------------
+
+    def _find_by_cid(self, user_id: int, cid: int, cid_date: str | None) -> Order | None:
+        """The user's newest open order with this cid on that UTC day."""
+        user_orders = self.engine.by_user.get(user_id)
+        if not user_orders or cid_date is None:
+            return None
+        for order in reversed(user_orders.values()):
+            if order.client_order_id == cid and order.client_order_date == cid_date:
+                return order
+        return None
+
+    def _cancel_order(self, batch: Batch, cmd: CancelOrder) -> None:
+        def body(_batch: Batch, _cmd: Any) -> tuple[OrderState, ...]:
+            if cmd.order_id is not None:
+                order = self._own_order(cmd.user_id, cmd.order_id)
+            else:
+                found = None
+                if cmd.client_order_id is not None:
+                    found = self._find_by_cid(cmd.user_id, cmd.client_order_id,
+                                              cmd.client_order_date)
+                if found is None:
+                    raise _Refusal(ERR_GENERIC, ORDER_NOT_FOUND)
+                order = found
+            self.engine.cancel(batch, order)
+            return (order.state(),)
+
+        self._run(batch, cmd.user_id, "oc", cmd, body)
+
+    def _cancel_many(self, batch: Batch, targets: list[Order]) -> tuple[OrderState, ...]:
+        done: list[OrderState] = []
+        for order in targets:
+            if not order.closed:
+                self.engine.cancel(batch, order)
+                done.append(order.state())
+        return tuple(done)
+
+    def _cancel_orders(self, batch: Batch, cmd: CancelOrders) -> None:
+        def body(_batch: Batch, _cmd: Any) -> tuple[OrderState, ...]:
+            user_orders = self.engine.by_user.get(cmd.user_id, {})
+            chosen: dict[int, Order] = {}
+            if cmd.all:
+                chosen.update(user_orders)
+            for oid in cmd.order_ids:
+                order = user_orders.get(oid)
+                if order is not None:
+                    chosen[oid] = order
+            if cmd.group_ids:
+                groups = cmd.group_ids
+                for order in user_orders.values():
+                    if order.group_id is not None and order.group_id in groups:
+                        chosen[order.id] = order
+            for cid, cid_date in cmd.client_order_ids:
+                found = self._find_by_cid(cmd.user_id, cid, cid_date)
+                if found is not None:
+                    chosen[found.id] = found
+            return self._cancel_many(batch, list(chosen.values()))
+
+        self._run(batch, cmd.user_id, "oc_multi", cmd, body)
+
+    def _cancel_all_orders(self, batch: Batch, cmd: CancelAllOrders) -> None:
+        def body(_batch: Batch, _cmd: Any) -> tuple[OrderState, ...]:
+            user_orders = self.engine.by_user.get(cmd.user_id, {})
+            return self._cancel_many(batch, list(user_orders.values()))
+
+        self._run(batch, cmd.user_id, "oc_multi", cmd, body)
+
+    def _multi_op(self, batch: Batch, cmd: MultiOp) -> None:
+        ops = cmd.ops
+        valid = 0 < len(ops) <= MAX_MULTI_OPS and all(
+            isinstance(op, (SubmitOrder, UpdateOrder, CancelOrder, CancelOrders))
+            and op.user_id == cmd.user_id for op in ops)
+        if not valid:
+            batch.events.append(RequestRejected(cmd.user_id, "ox_multi", ERR_GENERIC,
+                                                "ops: invalid", cmd, None))
+            return
+        for op in ops:
+            self._handlers[type(op)](batch, op)
+
+    def _tick(self, batch: Batch, cmd: Tick) -> None:
+        """Time passed: expiries already ran in ``apply``."""
 
     # -- reads (no mutation) -------------------------------------------------------------------
 
     def user(self, user_id: int) -> UserInfo | None:
-        raise NotImplementedError
+        u = self.accounts.users.get(user_id)
+        return None if u is None else UserInfo(u.user_id, u.name, u.email, u.created_ts)
 
     def user_by_name(self, name: str) -> UserInfo | None:
-        raise NotImplementedError
+        user_id = self.accounts.names.get(name)
+        return None if user_id is None else self.user(user_id)
 
     def api_key(self, key: str) -> ApiKeyInfo | None:
-        raise NotImplementedError
+        k = self.accounts.keys.get(key)
+        if k is None:
+            return None
+        return ApiKeyInfo(k.key, k.secret, k.user_id, k.permissions, k.created_ts, k.revoked)
 
     def wallets(self, user_id: int) -> list[WalletState]:
         """The user's wallets that ever held funds, ordered by (wallet, currency)."""
-        raise NotImplementedError
+        wallets = self.accounts.wallets
+        found = []
+        for key in sorted(self.accounts.by_user.get(user_id, ())):
+            w = wallets[key]
+            found.append(WalletState(key[1], key[2], w.balance, w.balance - w.hold))
+        return found
 
     def open_orders(self, user_id: int, symbol: str | None = None) -> list[OrderState]:
         """The user's open orders (resting or pending stops), oldest first."""
-        raise NotImplementedError
+        user_orders = self.engine.by_user.get(user_id)
+        if not user_orders:
+            return []
+        return [o.state() for o in user_orders.values() if symbol is None or o.symbol == symbol]
 
     def order(self, order_id: int) -> OrderState | None:
         """An open order by id, or None once it is closed or if it never existed."""
-        raise NotImplementedError
+        order = self.engine.orders.get(order_id)
+        return None if order is None else order.state()
 
     def last_price(self, symbol: str) -> int | None:
-        raise NotImplementedError
+        ms = self.engine.markets.get(symbol)
+        return None if ms is None else ms.last_price
+
+    def book_orders(self, symbol: str) -> tuple[list[OrderState], list[OrderState]]:
+        """Resting orders of a market (hidden ones included), bids then asks, each best price
+        first and oldest first within a price: the raw book in priority order."""
+        ms = self.engine.markets.get(symbol)
+        if ms is None:
+            return [], []
+        sides = []
+        for side in (ms.bids, ms.asks):
+            sides.append([o.state() for p in side.prices() for o in side.levels[p].orders()])
+        return sides[0], sides[1]
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """The whole state as canonical JSON (lists and sorted keys only; no hash order)."""
+        accounts = self.accounts
+        engine = self.engine
+        data = {
+            "version": SNAPSHOT_VERSION,
+            "counters": [accounts.next_user_id, accounts.next_ledger_id,
+                         accounts.next_movement_id, engine.next_order_id, engine.next_trade_id],
+            "users": [[u.user_id, u.name, u.email, u.created_ts]
+                      for u in accounts.users.values()],
+            "keys": [[k.key, k.secret, k.user_id, [list(p) for p in k.permissions],
+                      k.created_ts, k.label, k.revoked] for k in accounts.keys.values()],
+            "wallets": [[key[0], key[1], key[2], w.balance]
+                        for key, w in sorted(accounts.wallets.items())],
+            "orders": [_order_row(o) for o in engine.orders.values()],
+            "markets": [
+                [symbol, ms.last_price,
+                 [o.id for p in ms.bids.prices() for o in ms.bids.levels[p].orders()],
+                 [o.id for p in ms.asks.prices() for o in ms.asks.levels[p].orders()]]
+                for symbol, ms in engine.markets.items()
+            ],
+        }
+        return json.dumps(data, sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=True).encode()
+
+    @classmethod
+    def restore(cls, registry: Registry, data: bytes) -> Exchange:
+        """An exchange in exactly the state ``snapshot`` described (equal ``state_hash``)."""
+        state = json.loads(data)
+        if state.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"unknown snapshot version: {state.get('version')!r}")
+        ex = cls(registry)
+        accounts = ex.accounts
+        engine = ex.engine
+        (accounts.next_user_id, accounts.next_ledger_id, accounts.next_movement_id,
+         engine.next_order_id, engine.next_trade_id) = state["counters"]
+        for user_id, name, email, created in state["users"]:
+            accounts.users[user_id] = User(user_id, name, email, created)
+            accounts.names[name] = user_id
+        for key, secret, user_id, perms, created, label, revoked in state["keys"]:
+            accounts.keys[key] = ApiKey(key, secret, user_id,
+                                        tuple((s, bool(r), bool(w)) for s, r, w in perms),
+                                        created, label, revoked)
+        for user_id, wallet, currency, balance in state["wallets"]:
+            accounts.open_wallet((user_id, wallet, currency), balance)
+        pending: list[Order] = []
+        for row in state["orders"]:
+            order, stop_pending = _order_from_row(row)
+            engine.index(order)
+            if stop_pending:
+                pending.append(order)
+            if order.hold:
+                key = (order.user_id, "exchange", engine.hold_currency(order))
+                accounts.wallets[key].hold += order.hold
+        for symbol, last_price, bids, asks in state["markets"]:
+            ms = engine.markets[symbol]
+            ms.last_price = last_price
+            for oid in bids + asks:
+                engine.rest(ms, engine.orders[oid])
+        for order in pending:
+            engine.markets[order.symbol].stops.add(order, order.trail_ref)
+        return ex
+
+    def state_hash(self) -> str:
+        """Hex digest of the whole state; equal for equal journals in any process."""
+        return hashlib.sha256(self.snapshot()).hexdigest()
+
+
+def _trail_price(is_buy: bool, reference: int, distance: int) -> int:
+    """Trigger price of a trailing stop (triggers.py keeps it moving afterwards)."""
+    return reference + distance if is_buy else max(reference - distance, 1)
+
+
+def _balance_text(market: Market, amount: int, price: int) -> str:
+    """``Invalid order: not enough exchange balance for 0.00235071 BTCUSD at 9122.2``."""
+    return (f"Invalid order: not enough exchange balance for {to_status_text(amount)} "
+            f"{market.pair} at {to_status_text(price)}")
+
+
+_ORDER_FIELDS = (
+    "id", "user_id", "symbol", "is_buy", "remaining", "orig", "price", "flags", "group_id",
+    "client_order_id", "client_order_date", "tif_ts", "created_ts", "updated_ts", "filled",
+    "filled_value", "price_trailing", "price_aux_limit", "hidden", "post_only", "placed_id",
+    "meta", "hold", "stop_pending", "trail_ref", "routing",
+)
+
+
+def _order_row(order: Order) -> list[Any]:
+    return [
+        order.type.value,
+        order.type_prev.value if order.type_prev is not None else None,
+        [list(f) for f in order.fills],
+        *(getattr(order, name) for name in _ORDER_FIELDS),
+    ]
+
+
+def _order_from_row(row: list[Any]) -> tuple[Order, bool]:
+    """An order from its snapshot row, and whether it is a pending stop (StopBook re-adds it)."""
+    type_value, type_prev, fills, *values = row
+    fields = dict(zip(_ORDER_FIELDS, values, strict=True))
+    order = Order(fields["id"], fields["user_id"], fields["symbol"], OrderType(type_value),
+                  fields["is_buy"], fields["remaining"], fields["price"], fields["created_ts"])
+    for name, value in fields.items():
+        if name != "stop_pending":
+            setattr(order, name, value)
+    order.type_prev = OrderType(type_prev) if type_prev is not None else None
+    order.fills = [(p, a) for p, a in fills]
+    order.open_text = None  # derive the open status from the restored fills
+    return order, bool(fields["stop_pending"])

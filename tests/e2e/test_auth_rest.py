@@ -1,0 +1,342 @@
+"""The authenticated REST API against a real server, driven by the official bfxapi client.
+
+Endpoints bfxapi 4.0.0 does not wrap (settings, alerts, permissions, summary, order/multi) are
+called with a small signer that signs exactly like the clients do (spec §4.1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+from bfxapi import Client
+from bfxapi.exceptions import InvalidCredentialError
+from bfxapi.rest.exceptions import GenericError, RequestParameterError
+
+from tests.e2e.conftest import RunningServer
+from venue.core.commands import CreateApiKey, RevokeApiKey
+from venue.protocol.auth import read_only_permissions
+
+class _Nonces:
+    """µs wall-clock nonces, bumped when not larger than the last (bfx-api-node-util's rule), so
+    they interleave with bfxapi's own ``round(time() * 1e6)`` nonces on the same key."""
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def __next__(self) -> int:
+        self.last = max(round(time.time() * 1_000_000), self.last + 1)
+        return self.last
+
+
+_nonces = _Nonces()
+
+
+class Signed:
+    """A raw signed caller (µs nonces from one shared counter, like one bfxapi process)."""
+
+    def __init__(self, server: RunningServer, key: str, secret: str) -> None:
+        self.base = server.rest_url
+        self.key = key
+        self.secret = secret
+
+    def post(self, path: str, body: Any = None, *, raw: bytes | None = None, nonce: str | None = None,
+             secret: str | None = None) -> tuple[int, Any]:
+        data = raw if raw is not None else b"" if body is None else json.dumps(body).encode()
+        nonce = nonce or str(next(_nonces))
+        message = f"/api/v2/{path}{nonce}".encode() + data
+        signature = hmac.new((secret or self.secret).encode(), message, hashlib.sha384).hexdigest()
+        headers = {"bfx-nonce": nonce, "bfx-apikey": self.key, "bfx-signature": signature,
+                   "Content-Type": "application/json"}
+        response = requests.post(f"{self.base}/{path}", data=data, headers=headers, timeout=10)
+        return response.status_code, response.json()
+
+
+def _client(server: RunningServer, key: str, secret: str) -> Client:
+    return Client(rest_host=server.rest_url, api_key=key, api_secret=secret)
+
+
+def _wallets(client: Client) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:
+    return {
+        (w.wallet_type, w.currency): (Decimal(str(w.balance)), Decimal(str(w.available_balance)))
+        for w in client.rest.auth.get_wallets()
+    }
+
+
+@pytest.fixture
+def alice(server: RunningServer) -> tuple[int, str, str]:
+    return server.create_account("alice", {"USD": "10000"})
+
+
+@pytest.fixture
+def bob(server: RunningServer) -> tuple[int, str, str]:
+    return server.create_account("bob", {"BTC": "1"})
+
+
+# -- the two-account trade ----------------------------------------------------------------------
+
+
+def test_resting_bid_filled_by_another_accounts_sell_shows_in_wallets_orders_trades_and_ledgers(
+    server: RunningServer, alice: tuple[int, str, str], bob: tuple[int, str, str]
+) -> None:
+    a = _client(server, alice[1], alice[2])
+    b = _client(server, bob[1], bob[2])
+
+    bid = a.rest.auth.submit_order(type="EXCHANGE LIMIT", symbol="tBTCUSD", amount="0.1", price="90000", cid=7,
+                                   meta={"aff_code": "venue-e2e"})
+    assert bid.status == "SUCCESS" and bid.data.order_status == "ACTIVE"
+    assert bid.data.meta == {"aff_code": "venue-e2e"}
+    # The bid holds 9000 USD: balance unchanged, available reduced.
+    assert _wallets(a)[("exchange", "USD")] == (Decimal(10000), Decimal(1000))
+
+    ask = b.rest.auth.submit_order(type="EXCHANGE LIMIT", symbol="tBTCUSD", amount="-0.1", price="90000")
+    assert ask.status == "SUCCESS"
+
+    # Fees (spec §6.4): the buyer pays in base (maker 0.1 %), the seller in quote (taker 0.2 %).
+    assert _wallets(a) == {("exchange", "USD"): (Decimal(1000), Decimal(1000)),
+                           ("exchange", "BTC"): (Decimal("0.0999"), Decimal("0.0999"))}
+    assert _wallets(b) == {("exchange", "BTC"): (Decimal("0.9"), Decimal("0.9")),
+                           ("exchange", "USD"): (Decimal(8982), Decimal(8982))}
+
+    assert a.rest.auth.get_orders() == [] and b.rest.auth.get_orders() == []
+    [closed] = a.rest.auth.get_orders_history()
+    assert closed.id == bid.data.id and closed.order_status.startswith("EXECUTED @ 90000.0(0.1)")
+    assert closed.cid == 7 and closed.amount == 0 and closed.amount_orig == 0.1
+    assert closed.meta == {"aff_code": "venue-e2e"}
+    assert [o.id for o in b.rest.auth.get_orders_history(symbol="tBTCUSD")] == [ask.data.id]
+
+    [a_trade] = a.rest.auth.get_trades_history(symbol="tBTCUSD")
+    [b_trade] = b.rest.auth.get_trades_history()
+    assert (a_trade.order_id, a_trade.exec_amount, a_trade.exec_price, a_trade.maker) == (bid.data.id, 0.1, 90000, 1)
+    assert (a_trade.fee, a_trade.fee_currency, a_trade.cid) == (-0.0001, "BTC", 7)
+    assert (b_trade.exec_amount, b_trade.maker, b_trade.fee, b_trade.fee_currency) == (-0.1, -1, -18, "USD")
+    assert a_trade.id == b_trade.id
+
+    [order_trade] = a.rest.auth.get_order_trades("tBTCUSD", bid.data.id)
+    assert order_trade.id == a_trade.id and order_trade.fee == -0.0001
+
+    btc_ledger = a.rest.auth.get_ledgers("BTC")
+    assert [entry.amount for entry in btc_ledger] and btc_ledger[0].balance == 0.0999
+    assert sum(Decimal(str(e.amount)) for e in btc_ledger) == Decimal("0.0999")
+    usd_ledger = b.rest.auth.get_ledgers("USD")
+    assert sum(Decimal(str(e.amount)) for e in usd_ledger) == Decimal(8982)
+
+    # Isolation: B sees none of A's history, even when asking for A's order id.
+    assert b.rest.auth.get_orders_history(ids=[bid.data.id]) == []
+    assert b.rest.auth.get_order_trades("tBTCUSD", bid.data.id) == []
+    a_entries = {e.id for e in a.rest.auth.get_ledgers(limit=2500)}
+    b_entries = b.rest.auth.get_ledgers(limit=2500)
+    assert a_entries and not a_entries & {e.id for e in b_entries}
+    assert sum(Decimal(str(e.amount)) for e in b_entries if e.currency == "BTC") == Decimal("0.9")
+
+
+# -- orders -----------------------------------------------------------------------------------
+
+
+def test_update_cancel_and_cancel_multi(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    a = _client(server, alice[1], alice[2])
+    first = a.rest.auth.submit_order(type="EXCHANGE LIMIT", symbol="tBTCUSD", amount=0.01, price=80000).data
+    second = a.rest.auth.submit_order(type="EXCHANGE LIMIT", symbol="tBTCUSD", amount="0.01", price="80000", gid=3).data
+
+    updated = a.rest.auth.update_order(first.id, price="81000")
+    assert updated.type == "ou-req" and updated.data.id == first.id and updated.data.price == 81000
+
+    cancelled = a.rest.auth.cancel_order(id=first.id)
+    assert cancelled.type == "oc-req" and cancelled.data.id == first.id
+
+    multi = a.rest.auth.cancel_order_multi(gid=[3])
+    assert multi.type == "oc_multi-req" and [o.id for o in multi.data] == [second.id]
+    assert a.rest.auth.get_orders() == []
+
+
+def test_order_multi_runs_each_op(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    signed = Signed(server, alice[1], alice[2])
+    order = {"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD", "amount": "0.01", "price": "80000"}
+    status, note = signed.post("auth/w/order/multi", {"ops": [["on", order], ["oc", {"id": 999999}]]})
+    assert status == 200 and note[1] == "ox_multi-req"
+    placed, refused = note[4]
+    assert placed[1] == "on-req" and placed[6] == "SUCCESS" and len(placed[4][0]) == 32
+    assert refused[1] == "oc-req" and refused[6] == "ERROR"
+
+
+def test_submit_beyond_the_balance_is_an_http_500_invalid_order(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    status, body = Signed(server, alice[1], alice[2]).post(
+        "auth/w/order/submit", {"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD", "amount": "1", "price": "90000"})
+    assert status == 500 and body[:2] == ["error", 10001] and body[2].startswith("Invalid order:")
+
+
+def test_another_user_cannot_cancel_or_list_an_order(
+    server: RunningServer, alice: tuple[int, str, str], bob: tuple[int, str, str]
+) -> None:
+    a = _client(server, alice[1], alice[2])
+    b = _client(server, bob[1], bob[2])
+    order = a.rest.auth.submit_order(type="EXCHANGE LIMIT", symbol="tBTCUSD", amount="0.01", price="80000").data
+    assert b.rest.auth.get_orders(ids=[order.id]) == []
+    with pytest.raises(GenericError, match="Order not found"):
+        b.rest.auth.cancel_order(id=order.id)
+    assert [o.id for o in a.rest.auth.get_orders(symbol="tBTCUSD")] == [order.id]
+
+
+# -- authentication and bad input ---------------------------------------------------------------
+
+
+def test_wrong_secret_unknown_key_and_revoked_key_are_10100(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    with pytest.raises(InvalidCredentialError):
+        _client(server, alice[1], "not-the-secret").rest.auth.get_wallets()
+    assert Signed(server, "unknown-key", "x").post("auth/r/wallets") == (500, ["error", 10100, "apikey: invalid"])
+    server.submit(RevokeApiKey(alice[1]))
+    assert Signed(server, alice[1], alice[2]).post("auth/r/wallets") == (500, ["error", 10100, "apikey: invalid"])
+
+
+def test_nonce_not_above_the_last_is_10114(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    signed = Signed(server, alice[1], alice[2])
+    nonce = str(next(_nonces))
+    assert signed.post("auth/r/wallets", nonce=nonce)[0] == 200
+    assert signed.post("auth/r/wallets", nonce=nonce) == (500, ["error", 10114, "nonce: small"])
+
+
+def test_read_only_key_reads_but_cannot_trade_or_withdraw(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    server.submit(CreateApiKey(alice[0], "read-only-key", "read-only-secret", read_only_permissions()))
+    client = _client(server, "read-only-key", "read-only-secret")
+    assert _wallets(client)[("exchange", "USD")] == (Decimal(10000), Decimal(10000))
+    with pytest.raises(InvalidCredentialError):
+        client.rest.auth.submit_order(type="EXCHANGE LIMIT", symbol="tBTCUSD", amount="0.01", price="80000")
+    signed = Signed(server, "read-only-key", "read-only-secret")
+    assert signed.post("auth/w/withdraw", {"wallet": "exchange", "method": "bitcoin", "amount": "1", "address": "x"}) == (
+        500, ["error", 10100, "permission: invalid"])
+    status, rows = signed.post("auth/r/permissions")
+    assert status == 200 and ["orders", 1, 0] in rows and ["withdraw", 1, 0] in rows
+
+
+@pytest.mark.parametrize(
+    ("raw", "answer"),
+    [
+        (b"{oops", ["error", 10020, "input: invalid"]),
+        (b'"text"', ["error", 10020, "input: invalid"]),
+        (b'{"type":"EXCHANGE LIMIT","symbol":"tBTCUSD","price":"1"}', ["error", 10020, "amount: invalid"]),
+        (b'{"type":"EXCHANGE LIMIT","symbol":"tBTCUSD","amount":"abc","price":"1"}', ["error", 10020, "amount: invalid"]),
+        (b'{"type":"NOPE","symbol":"tBTCUSD","amount":"1","price":"1"}', ["error", 10020, "type: invalid"]),
+    ],
+)
+def test_bad_order_bodies_get_the_field_error(server: RunningServer, alice: tuple[int, str, str], raw: bytes,
+                                              answer: list[Any]) -> None:
+    assert Signed(server, alice[1], alice[2]).post("auth/w/order/submit", raw=raw) == (500, answer)
+
+
+def test_bfxapi_maps_parameter_errors(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    a = _client(server, alice[1], alice[2])
+    with pytest.raises(RequestParameterError, match="limit: invalid"):
+        a.rest.auth.get_trades_history(limit=1_000_000)
+    with pytest.raises(RequestParameterError, match="symbol: invalid"):
+        a.rest.auth.get_orders(symbol="tNOPE")
+
+
+# -- account --------------------------------------------------------------------------------
+
+
+def test_user_info_summary_and_order_availability(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    a = _client(server, alice[1], alice[2])
+    info = a.rest.auth.get_user_info()
+    assert info.id == alice[0] and info.username == "alice"
+    avail = a.rest.auth.get_balance_available_for_orders_or_offers("tBTCUSD", "EXCHANGE", dir=1, rate="80000")
+    assert avail.amount == 0.125
+    status, summary = Signed(server, alice[1], alice[2]).post("auth/r/summary")
+    assert status == 200 and summary[4][0][0] == 0.001 and summary[4][1][0] == 0.002
+
+
+def test_transfer_then_withdrawal_and_movements(server: RunningServer, bob: tuple[int, str, str]) -> None:
+    b = _client(server, bob[1], bob[2])
+    moved = b.rest.auth.transfer_between_wallets("exchange", "funding", "BTC", "BTC", "0.25")
+    assert moved.type == "acc_tf" and moved.status == "SUCCESS"
+    assert (moved.data.wallet_from, moved.data.wallet_to, moved.data.amount) == ("exchange", "funding", 0.25)
+    assert _wallets(b)[("funding", "BTC")] == (Decimal("0.25"), Decimal("0.25"))
+
+    out = b.rest.auth.submit_wallet_withdrawal("exchange", "bitcoin", "bc1qvenue", "0.1")
+    assert out.type == "acc_wd-req" and out.data.amount == 0.1 and out.data.withdrawal_fee == 0.0004
+    # 1 − 0.25 transferred − 0.1 withdrawn − 0.0004 fee
+    assert _wallets(b)[("exchange", "BTC")][0] == Decimal("0.6496")
+    movements = b.rest.auth.get_movements(currency="BTC")
+    assert [m.amount for m in movements if m.amount < 0] == [-0.1]
+    assert b.rest.auth.get_movements(currency="USD") == []
+
+
+def test_deposit_address_is_per_user_and_currency(
+    server: RunningServer, alice: tuple[int, str, str], bob: tuple[int, str, str]
+) -> None:
+    a = _client(server, alice[1], alice[2])
+    b = _client(server, bob[1], bob[2])
+    first = a.rest.auth.get_deposit_address("exchange", "bitcoin")
+    assert first.type == "acc_dep" and first.data.currency_code == "BTC" and first.data.address
+    assert a.rest.auth.get_deposit_address("exchange", "bitcoin").data.address == first.data.address
+    assert b.rest.auth.get_deposit_address("exchange", "bitcoin").data.address != first.data.address
+    assert a.rest.auth.get_deposit_address("exchange", "bitcoin", op_renew=True).data.address != first.data.address
+
+
+def test_settings_and_alerts(server: RunningServer, alice: tuple[int, str, str], bob: tuple[int, str, str]) -> None:
+    a = Signed(server, alice[1], alice[2])
+    b = Signed(server, bob[1], bob[2])
+    status, note = a.post("auth/w/settings/set", {"settings": {"api:grid": {"levels": 5}}})
+    assert status == 200 and note[1] == "acc_ss"
+    assert a.post("auth/r/settings", {"keys": ["api:grid"]}) == (200, [["api:grid", {"levels": 5}]])
+    assert b.post("auth/r/settings", {"keys": ["api:grid"]}) == (200, [])
+    assert a.post("auth/w/settings/del", {"settings": ["api:grid"]})[1][1] == "acc_sd"
+    assert a.post("auth/r/settings", {"keys": ["api:grid"]}) == (200, [])
+
+    assert a.post("auth/w/alert/set", {"type": "price", "symbol": "tBTCUSD", "price": "95000"}) == (
+        200, ["price:tBTCUSD:95000", "price", "tBTCUSD", 95000, 100])
+    assert a.post("auth/r/alerts", {"type": "price"})[1] == [["price:tBTCUSD:95000", "price", "tBTCUSD", 95000, 100]]
+    assert b.post("auth/r/alerts", {"type": "price"}) == (200, [])
+    assert a.post("auth/w/alert/price:tBTCUSD:95000/del", {}) == (200, [True])
+    assert a.post("auth/r/alerts", {"type": "price"}) == (200, [])
+
+
+def test_margin_endpoints_answer_action_disabled(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    with pytest.raises(GenericError, match="action: disabled"):
+        _client(server, alice[1], alice[2]).rest.auth.get_positions()
+
+
+def test_transfer_and_withdrawal_beyond_the_balance_are_refused_without_a_trace(
+    server: RunningServer, bob: tuple[int, str, str]
+) -> None:
+    signed = Signed(server, bob[1], bob[2])
+    before = _wallets(_client(server, bob[1], bob[2]))
+    movements_before = _client(server, bob[1], bob[2]).rest.auth.get_movements()
+    status, body = signed.post("auth/w/transfer", {"from": "exchange", "to": "margin", "currency": "BTC", "amount": "2"})
+    assert status == 500 and body[:2] == ["error", 10001]
+    status, body = signed.post("auth/w/withdraw", {"wallet": "exchange", "method": "bitcoin", "amount": "5",
+                                                   "address": "bc1q"})
+    assert status == 500 and body[:2] == ["error", 10001]
+    assert signed.post("auth/w/withdraw", {"wallet": "exchange", "method": "bitcoin", "amount": "-1",
+                                           "address": "bc1q"}) == (500, ["error", 10020, "amount: invalid"])
+    assert signed.post("auth/w/withdraw", {"wallet": "exchange", "method": "bitcoin", "amount": "0.1"}) == (
+        500, ["error", 10020, "address: invalid"])
+    assert _wallets(_client(server, bob[1], bob[2])) == before
+    assert _client(server, bob[1], bob[2]).rest.auth.get_movements() == movements_before
+
+
+def test_settings_alerts_and_addresses_survive_a_restart(server_settings: Any) -> None:
+    first = RunningServer(server_settings)
+    try:
+        if not hasattr(first.ctx.exchange, "preferences"):
+            pytest.skip("preferences are not wired into core.Exchange yet (see http_auth._preferences)")
+        user = first.create_account("carol", {"USD": "1"})
+        signed = Signed(first, user[1], user[2])
+        signed.post("auth/w/settings/set", {"settings": {"api:kept": [1, "two"]}})
+        signed.post("auth/w/alert/set", {"type": "price", "symbol": "tETHUSD", "price": "3100"})
+        address = signed.post("auth/w/deposit/address", {"wallet": "exchange", "method": "ethereum"})[1][4][4]
+    finally:
+        first.close()
+    second = RunningServer(server_settings)
+    try:
+        signed = Signed(second, user[1], user[2])
+        assert signed.post("auth/r/settings", {"keys": ["api:kept"]}) == (200, [["api:kept", [1, "two"]]])
+        assert signed.post("auth/r/alerts", {})[1] == [["price:tETHUSD:3100", "price", "tETHUSD", 3100, 100]]
+        assert signed.post("auth/w/deposit/address", {"wallet": "exchange", "method": "ethereum"})[1][4][4] == address
+    finally:
+        second.close()

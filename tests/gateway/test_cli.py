@@ -1,0 +1,161 @@
+"""``venue account create`` and ``venue deposit`` against a running and a stopped server, and
+the admin endpoint's guards."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import urllib.error
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from venue.cli import main
+from venue.config import load_settings
+from venue.core.numbers import parse_amount
+from venue.gateway import admin
+
+from tests.e2e.conftest import RunningServer
+
+
+def _settings(data_dir: Path):  # type: ignore[no-untyped-def]
+    return replace(load_settings(data_dir=data_dir, port=0), rate_limits=False, durability="os")
+
+
+def _create(data_dir: Path, capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, object]:
+    assert main(["account", "create", *args, "--json", "--data-dir", str(data_dir)]) == 0
+    answer: dict[str, object] = json.loads(capsys.readouterr().out)
+    return answer
+
+
+def _balance(server: RunningServer, user_id: int, currency: str, wallet: str = "exchange") -> int:
+    for w in server.ctx.exchange.wallets(user_id):
+        if (w.wallet, w.currency) == (wallet, currency):
+            return int(w.balance)
+    return 0
+
+
+def test_account_create_on_a_running_server_goes_through_the_admin_endpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = RunningServer(_settings(tmp_path))
+    try:
+        answer = _create(tmp_path, capsys, "alice", "--deposit", "USD=1500.5", "--deposit", "btc=0.25")
+        assert set(answer) == {"user_id", "api_key", "api_secret"}
+        user_id = int(answer["user_id"])  # type: ignore[call-overload]
+        assert server.ctx.exchange.user_by_name("alice").user_id == user_id
+        key = server.ctx.exchange.api_key(answer["api_key"])
+        assert key is not None and key.secret == answer["api_secret"] and key.user_id == user_id
+        assert all(read and write for _, read, write in key.permissions)
+        assert _balance(server, user_id, "USD") == parse_amount("1500.5")
+        assert _balance(server, user_id, "BTC") == parse_amount("0.25")
+
+        assert main(["deposit", "alice", "USD", "99.5", "--data-dir", str(tmp_path)]) == 0
+        assert "deposited 99.5 USD" in capsys.readouterr().out
+        assert _balance(server, user_id, "USD") == parse_amount("1600")
+    finally:
+        server.close()
+
+
+def test_account_create_on_a_stopped_server_writes_the_journal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    RunningServer(_settings(tmp_path)).close()  # a data directory that has seen a server
+    answer = _create(tmp_path, capsys, "bob", "--deposit", "EUR=10", "--wallet", "margin")
+    assert main(["deposit", "bob", "EUR", "5", "--wallet", "margin", "--data-dir", str(tmp_path)]) == 0
+    capsys.readouterr()
+    server = RunningServer(_settings(tmp_path))
+    try:
+        user = server.ctx.exchange.user_by_name("bob")
+        assert user is not None and user.user_id == answer["user_id"]
+        assert server.ctx.exchange.api_key(answer["api_key"]).secret == answer["api_secret"]
+        assert _balance(server, user.user_id, "EUR", "margin") == parse_amount("15")
+    finally:
+        server.close()
+
+
+def test_account_create_prints_key_and_secret_for_people(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["account", "create", "carol", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "account carol (user id 1)" in out
+    assert "API key" in out and "API secret" in out
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--deposit", "NOPE=1"], "unknown currency 'NOPE'"),
+        (["--deposit", "USD=-5"], "must be positive"),
+        (["--deposit", "USD"], "CUR=AMOUNT"),
+        (["--deposit", "USD=lots"], "must be a number"),
+    ],
+)
+def test_bad_account_create_input_is_one_line_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["account", "create", "dave", *args, "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("venue: ") and message in err and "Traceback" not in err
+
+
+def test_duplicate_account_name_is_refused_on_a_running_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = RunningServer(_settings(tmp_path))
+    try:
+        _create(tmp_path, capsys, "erin")
+        assert main(["account", "create", "erin", "--data-dir", str(tmp_path)]) == 1
+        assert capsys.readouterr().err.startswith("venue: ")
+    finally:
+        server.close()
+
+
+def test_deposit_to_an_unknown_account_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = RunningServer(_settings(tmp_path))
+    try:
+        assert main(["deposit", "nobody", "USD", "1", "--data-dir", str(tmp_path)]) == 1
+        assert "no account named 'nobody'" in capsys.readouterr().err
+    finally:
+        server.close()
+
+
+def test_missing_data_directory_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["account", "create", "x", "--data-dir", str(tmp_path / "absent")]) == 1
+    assert "no data directory" in capsys.readouterr().err
+
+
+def test_admin_token_file_is_private(tmp_path: Path) -> None:
+    token = admin.ensure_admin_token(tmp_path)
+    mode = stat.S_IMODE(os.stat(tmp_path / admin.TOKEN_FILE).st_mode)
+    assert mode == 0o600
+    assert len(token) == 64 and admin.ensure_admin_token(tmp_path) == token
+
+
+def test_admin_endpoint_refuses_a_wrong_token(tmp_path: Path) -> None:
+    server = RunningServer(_settings(tmp_path))
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{server.port}/admin/account",
+            data=b'{"name":"mallory"}',
+            headers={admin.TOKEN_HEADER: "0" * 64},
+            method="POST",
+        )
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=10)
+        info.value.close()
+        assert info.value.code == 403
+        assert server.ctx.exchange.user_by_name("mallory") is None
+    finally:
+        server.close()
+
+
+def test_admin_endpoint_refuses_clients_that_are_not_on_loopback() -> None:
+    assert admin._is_loopback("127.0.0.1") and admin._is_loopback("::1")
+    assert not admin._is_loopback("192.168.1.5") and not admin._is_loopback(None)

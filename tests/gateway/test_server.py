@@ -1,0 +1,84 @@
+"""A whole server: TLS listener, periodic Tick, restart with the same data directory."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+from venue.config import Settings, load_settings
+from venue.core.commands import SubmitOrder
+from venue.core.numbers import parse_amount, parse_price
+from venue.core.orders import OrderType
+from venue.gateway import tls
+
+from tests.e2e.conftest import RunningServer
+
+
+def _settings(data_dir: Path, **changes: object) -> Settings:
+    base = replace(load_settings(data_dir=data_dir, port=0), rate_limits=False, durability="os")
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def _get(url: str, context: ssl.SSLContext | None = None) -> object:
+    with urllib.request.urlopen(url, timeout=10, context=context) as response:
+        return json.loads(response.read())
+
+
+def test_self_signed_tls_listener_serves_the_same_api(tmp_path: Path) -> None:
+    server = RunningServer(_settings(tmp_path, tls_port=0, self_signed=True))
+    try:
+        assert server.server.tls_port is not None
+        trust = ssl.create_default_context(cafile=str(tmp_path / tls.CERT_FILE))
+        # the certificate names 127.0.0.1 (an IP subjectAltName), so verification passes
+        assert _get(f"https://127.0.0.1:{server.server.tls_port}/v2/platform/status", trust) == [1]
+        assert _get(f"https://localhost:{server.server.tls_port}/v2/platform/status", trust) == [1]
+        assert _get(f"{server.rest_url}/platform/status") == [1]
+        key_mode = (tmp_path / tls.KEY_FILE).stat().st_mode & 0o777
+        assert key_mode == 0o600
+    finally:
+        server.close()
+
+
+def test_self_signed_certificate_is_made_once_and_reused(tmp_path: Path) -> None:
+    cert, key = tls.ensure_self_signed(tmp_path)
+    first = cert.read_bytes()
+    assert tls.ensure_self_signed(tmp_path) == (cert, key)
+    assert cert.read_bytes() == first
+
+
+def test_a_tick_is_submitted_every_interval_when_nobody_trades(tmp_path: Path) -> None:
+    server = RunningServer(_settings(tmp_path, tick_interval_s=0.05))
+    try:
+        before = server.ctx.sequencer.last_seq
+        time.sleep(0.5)
+        assert server.ctx.sequencer.last_seq >= before + 3
+    finally:
+        server.close()
+
+
+def test_book_trades_and_accounts_survive_a_restart(tmp_path: Path) -> None:
+    server = RunningServer(_settings(tmp_path))
+    try:
+        seller, _, _ = server.create_account("seller", {"ETH": "10"})
+        buyer, key, _ = server.create_account("buyer", {"USD": "10000"})
+        order = SubmitOrder(seller, "tETHUSD", OrderType.EXCHANGE_LIMIT, parse_amount("-2"), parse_price("3001"))
+        server.submit(order)
+        server.submit(replace(order, user_id=buyer, amount=parse_amount("0.5")))
+        book = _get(f"{server.rest_url}/book/tETHUSD/P0")
+        trades = _get(f"{server.rest_url}/trades/tETHUSD/hist")
+        ticker = _get(f"{server.rest_url}/ticker/tETHUSD")
+    finally:
+        server.close()
+    assert book == [[3001, 1, -1.5]]
+    restarted = RunningServer(_settings(tmp_path))
+    try:
+        assert _get(f"{restarted.rest_url}/book/tETHUSD/P0") == book
+        assert _get(f"{restarted.rest_url}/trades/tETHUSD/hist") == trades
+        assert _get(f"{restarted.rest_url}/ticker/tETHUSD") == ticker
+        assert restarted.ctx.exchange.api_key(key) is not None
+    finally:
+        restarted.close()

@@ -1,0 +1,308 @@
+"""Administration: accounts, API keys and deposits, over a loopback-only HTTP endpoint.
+
+The CLI (``venue account create``, ``venue deposit``) talks to a running server through
+``POST /admin/account`` and ``POST /admin/deposit``. Both refuse any client that is not on the
+loopback interface and any request without the admin token, which lives in the data directory
+(``admin.token``, file mode 0600): whoever may read the data directory may administer the
+exchange, nobody else. ``server.json`` beside it tells the CLI where the running server listens.
+
+API keys and secrets are drawn here with ``secrets`` (the core draws no randomness) and passed
+in ``CreateApiKey``. Every account step is an ordinary command through the sequencer, so it is
+journaled and replayed like a trade.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import os
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from venue.core.commands import Command, CreateApiKey, CreateUser, Deposit
+from venue.core.events import Event
+from venue.core.numbers import NumberError, parse_amount, to_text
+from venue.core.symbols import Registry
+
+TOKEN_FILE = "admin.token"
+ENDPOINT_FILE = "server.json"
+TOKEN_HEADER = "X-Venue-Admin-Token"
+WALLETS = ("exchange", "margin", "funding")
+
+# Every scope a Bitfinex key can carry (the auth event's "caps"), granted read and write.
+ALL_PERMISSIONS: tuple[tuple[str, bool, bool], ...] = tuple(
+    (scope, True, True)
+    for scope in (
+        "account",
+        "orders",
+        "funding",
+        "settings",
+        "wallets",
+        "withdraw",
+        "history",
+        "positions",
+        "ui_withdraw",
+        "bfxpay",
+    )
+)
+
+
+class AdminError(ValueError):
+    """An administrative request that cannot be done, with the reason in words."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    user_id: int
+    api_key: str
+    api_secret: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"user_id": self.user_id, "api_key": self.api_key, "api_secret": self.api_secret}
+
+
+# -- token and endpoint files -----------------------------------------------------------------
+
+
+def ensure_admin_token(data_dir: Path) -> str:
+    """The admin token of ``data_dir``, created (mode 0600) on first use."""
+    path = data_dir / TOKEN_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return read_admin_token(data_dir)
+    token = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    return token
+
+
+def read_admin_token(data_dir: Path) -> str:
+    return (data_dir / TOKEN_FILE).read_text("utf-8").strip()
+
+
+def write_endpoint_file(data_dir: Path, host: str, port: int) -> None:
+    """Tell the CLI where this data directory's server listens."""
+    if host in ("0.0.0.0", "", "::"):
+        host = "127.0.0.1"  # the admin endpoint only answers on loopback anyway
+    text = json.dumps({"host": host, "port": port, "pid": os.getpid()})
+    (data_dir / ENDPOINT_FILE).write_text(text + "\n", "utf-8")
+
+
+def remove_endpoint_file(data_dir: Path) -> None:
+    (data_dir / ENDPOINT_FILE).unlink(missing_ok=True)
+
+
+def read_endpoint_file(data_dir: Path) -> tuple[str, int] | None:
+    """(host, port) of the server running on ``data_dir``, None when none is recorded."""
+    try:
+        data = json.loads((data_dir / ENDPOINT_FILE).read_text("utf-8"))
+        return str(data["host"]), int(data["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+# -- account steps, shared by the admin endpoint, the offline CLI and the tests -------------
+
+
+def new_api_credentials() -> tuple[str, str]:
+    """A fresh (api_key, api_secret), 43 URL-safe characters each like Bitfinex's."""
+    return secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+
+
+def parse_deposits(registry: Registry, deposits: Mapping[str, object]) -> list[tuple[str, int]]:
+    """``{"USD": "10000"}`` → [("USD", raw)], checked: listed currency, positive amount."""
+    parsed = []
+    for currency, amount in deposits.items():
+        if not registry.has_currency(currency):
+            raise AdminError(f"unknown currency {currency!r}")
+        try:
+            raw = parse_amount(amount)
+        except NumberError as exc:
+            raise AdminError(f"deposit amount for {currency} must be a number, was {amount!r}") from exc
+        if raw <= 0:
+            raise AdminError(f"deposit amount for {currency} must be positive, was {amount}")
+        parsed.append((currency, raw))
+    return parsed
+
+
+def check_wallet(wallet: str) -> str:
+    if wallet not in WALLETS:
+        raise AdminError(f"wallet must be one of {', '.join(WALLETS)}, was {wallet!r}")
+    return wallet
+
+
+def _rejection(events: list[Event]) -> str | None:
+    for event in events:
+        if type(event).__name__ == "RequestRejected":
+            return str(getattr(event, "text", "rejected"))
+    return None
+
+
+def user_id_of(events: list[Event]) -> int:
+    """The id in the ``UserCreated`` event of a ``CreateUser`` command."""
+    for event in events:
+        if type(event).__name__ == "UserCreated":
+            return int(getattr(event, "user_id"))
+    raise AdminError(_rejection(events) or "the account was not created")
+
+
+def raise_if_rejected(events: list[Event]) -> None:
+    """Raise AdminError with the rejection text if the command was refused."""
+    text = _rejection(events)
+    if text is not None:
+        raise AdminError(text)
+
+
+Submit = Callable[[Command], Awaitable[list[Event]]]
+SubmitSync = Callable[[Command], list[Event]]
+
+
+async def create_account(
+    submit: Submit,
+    registry: Registry,
+    name: str,
+    deposits: Mapping[str, object],
+    wallet: str = "exchange",
+) -> Credentials:
+    """Create user ``name``, an all-permissions API key, and fund ``wallet``."""
+    funds = parse_deposits(registry, deposits)
+    check_wallet(wallet)
+    _check_name(name)
+    user_id = user_id_of(await submit(CreateUser(name=name)))
+    key, secret = new_api_credentials()
+    raise_if_rejected(await submit(CreateApiKey(user_id, key, secret, ALL_PERMISSIONS, label="venue cli")))
+    for currency, raw in funds:
+        raise_if_rejected(await submit(Deposit(user_id, currency, raw, wallet=wallet, method="admin")))
+    return Credentials(user_id, key, secret)
+
+
+def create_account_sync(
+    submit: SubmitSync,
+    registry: Registry,
+    name: str,
+    deposits: Mapping[str, object],
+    wallet: str = "exchange",
+) -> Credentials:
+    """``create_account`` for offline tools that apply commands synchronously."""
+    funds = parse_deposits(registry, deposits)
+    check_wallet(wallet)
+    _check_name(name)
+    user_id = user_id_of(submit(CreateUser(name=name)))
+    key, secret = new_api_credentials()
+    raise_if_rejected(submit(CreateApiKey(user_id, key, secret, ALL_PERMISSIONS, label="venue cli")))
+    for currency, raw in funds:
+        raise_if_rejected(submit(Deposit(user_id, currency, raw, wallet=wallet, method="admin")))
+    return Credentials(user_id, key, secret)
+
+
+def _check_name(name: str) -> None:
+    if not name or len(name) > 64 or not name.isprintable():
+        raise AdminError(f"account name must be 1 to 64 printable characters, was {name!r}")
+
+
+def deposit_command(
+    exchange: Any, registry: Registry, name: str, currency: str, amount: object, wallet: str
+) -> Deposit:
+    """The ``Deposit`` for ``venue deposit NAME CUR AMOUNT``, checked against the exchange."""
+    user = exchange.user_by_name(name)
+    if user is None:
+        raise AdminError(f"no account named {name!r}")
+    ((code, raw),) = parse_deposits(registry, {currency: amount})
+    return Deposit(user.user_id, code, raw, wallet=check_wallet(wallet), method="admin")
+
+
+def deposit_summary(command: Deposit) -> dict[str, Any]:
+    return {
+        "user_id": command.user_id,
+        "currency": command.currency,
+        "amount": to_text(command.amount),
+        "wallet": command.wallet,
+    }
+
+
+# -- HTTP -------------------------------------------------------------------------------------
+
+
+def _is_loopback(remote: str | None) -> bool:
+    if not remote:
+        return False
+    try:
+        return ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
+
+
+def _answer(body: object, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+def _refusal(text: str, status: int) -> web.Response:
+    return _answer({"error": text}, status)
+
+
+async def _admin_body(request: web.Request, token: str) -> dict[str, Any] | web.Response:
+    """The JSON body of an authorised admin request, or the refusal to send."""
+    if not _is_loopback(request.remote):
+        return _refusal("admin: loopback only", 403)
+    given = request.headers.get(TOKEN_HEADER, "")
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        return _refusal("admin: token invalid", 403)
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        return _refusal("admin: body must be a JSON object", 400)
+    if not isinstance(body, dict):
+        return _refusal("admin: body must be a JSON object", 400)
+    return body
+
+
+def add_routes(app: web.Application, ctx: Any) -> None:
+    """Mount ``POST /admin/account`` and ``POST /admin/deposit`` for ``ctx``'s server."""
+
+    async def account(request: web.Request) -> web.Response:
+        body = await _admin_body(request, ctx.admin_token)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            deposits = body.get("deposits") or {}
+            if not isinstance(deposits, dict):
+                raise AdminError("deposits must be an object {CURRENCY: AMOUNT}")
+            creds = await create_account(
+                ctx.submit,
+                ctx.registry,
+                str(body.get("name", "")),
+                deposits,
+                str(body.get("wallet", "exchange")),
+            )
+        except AdminError as exc:
+            return _refusal(str(exc), 400)
+        return _answer(creds.as_json())
+
+    async def deposit(request: web.Request) -> web.Response:
+        body = await _admin_body(request, ctx.admin_token)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            command = deposit_command(
+                ctx.exchange,
+                ctx.registry,
+                str(body.get("name", "")),
+                str(body.get("currency", "")),
+                body.get("amount"),
+                str(body.get("wallet", "exchange")),
+            )
+            raise_if_rejected(await ctx.submit(command))
+        except AdminError as exc:
+            return _refusal(str(exc), 400)
+        return _answer(deposit_summary(command))
+
+    app.router.add_post("/admin/account", account)
+    app.router.add_post("/admin/deposit", deposit)

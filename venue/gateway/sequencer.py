@@ -1,0 +1,313 @@
+"""The sequencer: the single writer in front of ``core.Exchange``.
+
+Every command that changes state goes through ``Sequencer.submit``. The sequencer
+
+1. stamps it with ``seq`` (the journal's last seq + 1, no gaps) and ``ts`` (ms from the clock,
+   never smaller than the previous stamp, so history and candles stay ordered);
+2. appends ``(seq, ts, command)`` to the journal (write-ahead: the append precedes the apply, so
+   a command whose apply crashed is still replayed the same way);
+3. applies it to the exchange at once, in submit order (apply order = journal order = seq order);
+4. waits until the journal batch holding it is durable (group commit: every command appended
+   while the writer was busy shares the next commit), and only then
+5. hands ``(seq, ts, events)`` to every listener, in seq order, and returns the events.
+
+Invariants:
+- nothing leaves (reply or listener call) before its journal record is durable under the
+  journal's durability setting (``none`` releases at once; see venue/store/journal.py);
+- listeners see every seq exactly once, in increasing order, even when releases are batched;
+- rejected commands are journaled and released like any other (replay needs the same seqs);
+- ``exchange`` is for read-only queries; nothing but this class calls ``Exchange.apply``.
+
+Snapshots (venue/store/snapshot.py) hook in through ``after_apply`` callbacks: they run
+synchronously between two commands, which is the only moment the core state is consistent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import Any, Callable, Protocol
+
+from venue.core.commands import Command
+from venue.core.events import Event
+
+log = logging.getLogger(__name__)
+
+class SequencerStopped(RuntimeError):
+    """The journal failed; the sequencer accepts nothing more (the server should exit)."""
+
+
+Listener = Callable[[int, int, list[Event]], None]
+
+
+class ExchangeLike(Protocol):
+    def apply(self, command: Command, *, seq: int, ts: int) -> list[Event]: ...
+
+
+class JournalLike(Protocol):
+    """What the sequencer needs from a journal (venue/store/journal.py implements it)."""
+
+    last_seq: int
+    last_ts: int
+    waits_for_durability: bool
+
+    def append(self, seq: int, ts: int, command: Command) -> None: ...
+
+    def add_durable_listener(self, fn: Callable[[int], None]) -> None: ...
+
+
+def _clock_reader(clock: Any) -> Callable[[], int]:
+    """Accept a ``Clock`` (``now_ms()``), a plain callable returning ms, or None (wall time)."""
+    if clock is None:
+        return lambda: time.time_ns() // 1_000_000
+    if hasattr(clock, "now_ms"):
+        return clock.now_ms
+    if callable(clock):
+        return clock
+    raise TypeError(f"clock must have now_ms() or be callable, got {clock!r}")
+
+
+class Sequencer:
+    """Stamps, journals, applies and releases commands one at a time (see module docstring)."""
+
+    def __init__(
+        self,
+        exchange: ExchangeLike,
+        journal: JournalLike | None = None,
+        clock: Any = None,
+        *,
+        last_seq: int | None = None,
+        last_ts: int | None = None,
+    ) -> None:
+        self.exchange = exchange
+        self.journal = journal
+        self._now_ms = _clock_reader(clock)
+        # Continue after the journal's last record (recovery replayed up to it).
+        if last_seq is None:
+            last_seq = journal.last_seq if journal is not None else 0
+        if last_ts is None:
+            last_ts = journal.last_ts if journal is not None else 0
+        self._seq = last_seq
+        self._ts = last_ts
+        self._listeners: list[Listener] = []
+        self._after_apply: list[Callable[[int, int], None]] = []
+        # Applied but not yet durable: (seq, ts, events or exception, future), in seq order.
+        self._pending: deque[tuple[int, int, list[Event] | BaseException, asyncio.Future[list[Event]] | None]] = deque()
+        self._released_seq = last_seq
+        self._wait_durable = journal is not None and journal.waits_for_durability
+        self._failed: BaseException | None = None
+        self.recovered: Any = None  # store.recovery.Recovered when built by open_sequencer
+        self.snapshotter: Any = None  # store.snapshot.Snapshotter when built by open_sequencer
+        if journal is not None:
+            journal.add_durable_listener(self._on_durable)
+            if hasattr(journal, "add_failure_listener"):
+                journal.add_failure_listener(self._on_journal_failure)
+
+    # -- public -----------------------------------------------------------------------------
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the last command applied (not necessarily durable yet)."""
+        return self._seq
+
+    @property
+    def last_ts(self) -> int:
+        return self._ts
+
+    @property
+    def released_seq(self) -> int:
+        """The seq of the last command whose events have been released to listeners."""
+        return self._released_seq
+
+    def add_listener(self, fn: Listener) -> None:
+        """Call ``fn(seq, ts, events)`` after each command is durable, in seq order."""
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: Listener) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def add_after_apply(self, fn: Callable[[int, int], None]) -> None:
+        """Call ``fn(seq, ts)`` synchronously right after each apply (snapshot scheduling)."""
+        self._after_apply.append(fn)
+
+    async def submit(self, command: Command) -> list[Event]:
+        """Sequence, journal and apply ``command``; return its events once durable."""
+        return await self.submit_nowait(command)
+
+    def submit_nowait(self, command: Command) -> asyncio.Future[list[Event]]:
+        """Apply ``command`` now (synchronously, in call order) and return a future that
+        resolves with its events once durable. Lets a caller queue many commands without an
+        await between them; they then share one journal commit."""
+        seq, ts, result = self._stamp_and_apply(command)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Event]] = loop.create_future()
+        if not self._wait_durable:
+            # No journal, or durability "none": release right away (nothing to wait for).
+            self._release(seq, ts, result, future)
+        else:
+            self._pending.append((seq, ts, result, future))
+        return future
+
+    def apply_sync(self, command: Command) -> tuple[int, int, list[Event]]:
+        """Sequence, journal and apply without waiting for durability or an event loop.
+
+        For offline tools (venue/store/tools.py) which flush the journal themselves before
+        reporting success. Listeners are called at once."""
+        seq, ts, result = self._stamp_and_apply(command)
+        self._release(seq, ts, result, None)
+        if isinstance(result, BaseException):
+            raise result
+        return seq, ts, result
+
+    @property
+    def failed(self) -> BaseException | None:
+        return self._failed
+
+    async def close(self) -> None:
+        """Make everything applied durable and released, then close the journal."""
+        if self.snapshotter is not None:
+            await self.snapshotter.wait()
+        if self.journal is not None and hasattr(self.journal, "aclose"):
+            await self.journal.aclose()  # type: ignore[attr-defined]
+            # aclose delivered the last durable callbacks: everything pending is released
+
+    async def flush(self) -> None:
+        """Wait until everything applied so far has been released."""
+        if self.journal is not None and hasattr(self.journal, "wait_durable"):
+            await self.journal.wait_durable(self._seq)  # type: ignore[attr-defined]
+        # The durable callback may be queued behind us on the loop: let it run.
+        while self._pending and self._released_seq < self._seq:
+            await asyncio.sleep(0)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _stamp_and_apply(self, command: Command) -> tuple[int, int, list[Event] | BaseException]:
+        if self._failed is not None:
+            raise SequencerStopped(f"the journal failed, no command is accepted: {self._failed!r}")
+        seq = self._seq + 1
+        ts = max(self._now_ms(), self._ts)  # never decreasing, even if the clock steps back
+        if self.journal is not None:
+            # Write-ahead: if this raises (e.g. the codec cannot encode the command), nothing
+            # was stamped or applied and the caller gets the error.
+            self.journal.append(seq, ts, command)
+        self._seq = seq
+        self._ts = ts
+        result: list[Event] | BaseException
+        try:
+            result = self.exchange.apply(command, seq=seq, ts=ts)
+        except Exception as exc:  # a core bug: the record is journaled, replay raises the same
+            log.exception("exchange.apply raised for seq %d: %r", seq, command)
+            result = exc
+        for fn in self._after_apply:
+            try:
+                fn(seq, ts)
+            except Exception:
+                log.exception("after_apply hook failed at seq %d", seq)
+        return seq, ts, result
+
+    def _on_durable(self, upto_seq: int) -> None:
+        """Journal callback (on the loop thread): everything up to ``upto_seq`` is durable."""
+        pending = self._pending
+        while pending and pending[0][0] <= upto_seq:
+            seq, ts, result, future = pending.popleft()
+            self._release(seq, ts, result, future)
+
+    def _on_journal_failure(self, exc: BaseException) -> None:
+        """The journal cannot write: what is pending can never be acknowledged, and the core
+        already holds those commands, so stop accepting anything (a restart recovers)."""
+        self._failed = exc
+        log.critical("journal failed at seq %d: %r; refusing every further command", self._seq, exc)
+        error = SequencerStopped(f"the journal failed: {exc!r}")
+        while self._pending:
+            _, _, _, future = self._pending.popleft()
+            if future is not None and not future.done():
+                future.set_exception(error)
+
+    def _release(
+        self,
+        seq: int,
+        ts: int,
+        result: list[Event] | BaseException,
+        future: asyncio.Future[list[Event]] | None,
+    ) -> None:
+        events = [] if isinstance(result, BaseException) else result
+        self._released_seq = seq
+        for fn in self._listeners:
+            try:
+                fn(seq, ts, events)
+            except Exception:
+                # One broken consumer must not stop the others or the sequencer.
+                log.exception("sequencer listener %r failed at seq %d", fn, seq)
+        if future is not None and not future.done():
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+
+# -- wiring: recover a data directory and start sequencing on it --------------------------------
+
+
+async def open_sequencer(
+    data_dir: Any,
+    registry: Any = None,
+    *,
+    durability: str = "full",
+    clock: Any = None,
+    exchange_type: Any = None,
+    views_last_seq: int | None = None,
+    on_catch_up: Listener | None = None,
+    snapshot_every: int = 100_000,
+    snapshot_seconds: float = 300.0,
+    snapshot_keep: int = 3,
+    compact: bool = True,
+    compact_floor: Callable[[], int] | None = None,
+    group_window: float = 0.0,
+) -> Sequencer:
+    """Recover ``data_dir`` (store/recovery.py) and return a running sequencer on it.
+
+    ``views_last_seq`` + ``on_catch_up``: the views' persisted position and their
+    ``apply(seq, ts, events)``; recovery feeds them the events of every journaled command after
+    that position before this returns (see recovery.py, "Views catch-up"). Register the views as a
+    listener afterwards for live events. ``compact_floor`` (e.g. the views' ``last_seq``) keeps
+    journal records the views may still need. Close with ``await sequencer.close()``.
+    """
+    from venue.store.journal import Journal
+    from venue.store.recovery import recover
+    from venue.store.snapshot import Snapshotter, SnapshotStore
+
+    journal = Journal.open(data_dir, durability, group_window=group_window)
+    store = SnapshotStore(data_dir, keep=snapshot_keep)
+    try:
+        recovered = recover(
+            data_dir,
+            registry,
+            journal=journal,
+            exchange_type=exchange_type,
+            snapshots=store,
+            views_last_seq=views_last_seq,
+            on_events=on_catch_up,
+        )
+    except BaseException:
+        journal.close()
+        raise
+    sequencer = Sequencer(
+        recovered.exchange, journal, clock, last_seq=recovered.last_seq, last_ts=recovered.last_ts
+    )
+    sequencer.recovered = recovered
+    if snapshot_every > 0:
+        snapshotter = Snapshotter(
+            recovered.exchange,
+            journal,
+            store,
+            every_commands=snapshot_every,
+            every_seconds=snapshot_seconds,
+            compact=compact,
+            compact_floor=compact_floor,
+        )
+        sequencer.add_after_apply(snapshotter.after_apply)
+        sequencer.snapshotter = snapshotter
+    return sequencer
