@@ -148,6 +148,20 @@ def build_stream(n: int, seed: int) -> tuple[list[tuple[Command, int]], list[tup
     return book_commands, gen.commands, ex.state_hash()
 
 
+gc_time: list[float] = []  # seconds spent in each collection of the current run
+_gc_started = [0.0]
+
+
+def _on_gc(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+    else:
+        gc_time.append(time.perf_counter() - _gc_started[0])
+
+
+gc.callbacks.append(_on_gc)
+
+
 def replay(book: list[tuple[Command, int]], stream: list[tuple[Command, int]], *,
            gc_tuned: bool, per_command: bool = False) -> tuple[float, float, list[int], str]:
     """Replay ``stream`` after ``book`` on a fresh exchange: (wall s, CPU s, latencies ns, hash).
@@ -163,6 +177,7 @@ def replay(book: list[tuple[Command, int]], stream: list[tuple[Command, int]], *
         gc.freeze()
         old = gc.get_threshold()
         gc.set_threshold(100_000, 50, 1000)
+    gc_time.clear()  # count only collections during the measured commands
     latencies: list[int] = []
     try:
         if per_command:
@@ -264,19 +279,25 @@ def main() -> None:
         f"generated in {time.perf_counter() - t:.1f}s; mix: "
         + ", ".join(f"{k} {100 * v / len(stream):.1f}%" for k, v in sorted(kinds.items())))
 
-    for tuned in (False, True):
-        rates = []
-        cpu_rates = []
-        for _ in range(args.runs):
+    # Default and tuned GC runs alternate so that drifting load on a shared machine hits both.
+    results: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}
+    for _ in range(args.runs):
+        for tuned in (False, True):
             elapsed, cpu, _, digest = replay(book, stream, gc_tuned=tuned)
             assert digest == expected, "replay diverged"
-            rates.append(len(stream) / elapsed)
-            cpu_rates.append(len(stream) / cpu)
+            results[tuned].append((len(stream) / elapsed, len(stream) / cpu, sum(gc_time)))
+    for tuned in (False, True):
+        rows = results[tuned]
+        wall = [r[0] for r in rows]
+        cpu_rates = [r[1] for r in rows]
+        pauses = [r[2] for r in rows]
         label = "gc.freeze + thresholds (100000, 50, 1000)" if tuned else "default gc"
-        say(f"throughput, {label}: median {statistics.median(rates):,.0f} ops/s wall, "
-            f"{statistics.median(cpu_rates):,.0f} ops/s CPU "
-            f"(wall runs: {', '.join(f'{r:,.0f}' for r in rates)}; "
-            f"CPU runs: {', '.join(f'{r:,.0f}' for r in cpu_rates)})")
+        say(f"throughput, {label}: median {statistics.median(wall):,.0f} ops/s wall, "
+            f"{statistics.median(cpu_rates):,.0f} ops/s CPU; time in GC median "
+            f"{statistics.median(pauses):.2f}s per run "
+            f"(wall runs: {', '.join(f'{r:,.0f}' for r in wall)}; "
+            f"CPU runs: {', '.join(f'{r:,.0f}' for r in cpu_rates)}; "
+            f"GC s: {', '.join(f'{p:.2f}' for p in pauses)})")
 
     _, _, latencies, digest = replay(book, stream, gc_tuned=True, per_command=True)
     assert digest == expected
@@ -286,8 +307,9 @@ def main() -> None:
         f"p99 {latencies[int(n * 0.99)] / 1000:.1f} us, "
         f"p99.9 {latencies[int(n * 0.999)] / 1000:.1f} us, max {latencies[-1] / 1000:.0f} us")
 
-    say(f"event construction floor per order move: {event_floor():.2f} us "
-        f"(= at most {1e6 / event_floor():,.0f} ops/s with nothing else done)")
+    floor = event_floor()
+    say(f"event construction floor per order move: {floor:.2f} us "
+        f"(= at most {1e6 / floor:,.0f} ops/s with nothing else done)")
     ints, decimals = int_vs_decimal()
     say(f"fill arithmetic: int fixed-point {ints:,.0f}/s, Decimal {decimals:,.0f}/s "
         f"(int is {ints / decimals:.1f}x faster)")

@@ -58,12 +58,15 @@ def percentile(values: list[float], pct: float) -> float:
 # -- 1. throughput ------------------------------------------------------------------------------
 
 
-async def throughput(durability: str, n: int, window: int) -> tuple[float, float]:
+async def throughput(durability: str, n: int, window: int) -> tuple[float, float, float, float]:
+    """(commands/s wall, commands per commit, loop-thread CPU µs/command, process CPU µs/command)."""
     with tempfile.TemporaryDirectory() as tmp:
         journal = Journal.open(tmp, durability)
         sequencer = Sequencer(NullExchange(), journal)
         commands = [order(i) for i in range(n)]
         start = time.perf_counter()
+        cpu_thread = time.thread_time()
+        cpu_process = time.process_time()
         last = None
         for i, command in enumerate(commands, 1):
             last = sequencer.submit_nowait(command)
@@ -72,9 +75,27 @@ async def throughput(durability: str, n: int, window: int) -> tuple[float, float
         await last
         await journal.wait_durable(n)
         elapsed = time.perf_counter() - start
+        loop_us = (time.thread_time() - cpu_thread) / n * 1e6
+        process_us = (time.process_time() - cpu_process) / n * 1e6
         commits = journal.commits
         await sequencer.close()
-    return n / elapsed, n / max(commits, 1)
+    return n / elapsed, n / max(commits, 1), loop_us, process_us
+
+
+async def commit_cost() -> None:
+    """One record per commit, one at a time: the floor of arrival-to-durable latency."""
+    for durability in ("full", "os"):
+        with tempfile.TemporaryDirectory() as tmp:
+            journal = Journal.open(tmp, durability)
+            sequencer = Sequencer(NullExchange(), journal)
+            times = []
+            for i in range(500):
+                start = time.perf_counter()
+                await sequencer.submit(order(i))
+                times.append((time.perf_counter() - start) * 1000)
+            await sequencer.close()
+        print(f"single command, nothing else queued, {durability}: p50 {percentile(times, 50):.2f} ms "
+              f"p99 {percentile(times, 99):.2f} ms")
 
 
 # -- 2. latency -----------------------------------------------------------------------------------
@@ -159,6 +180,16 @@ def real_core_numbers(resting: int, replay: int) -> dict[str, float]:
         start = time.perf_counter()
         store.write(seq, 2, payload)
         write_s = time.perf_counter() - start
+        # the default: a forked child serializes; the sequencer waits only for fork()
+        from venue.store.snapshot import Snapshotter
+
+        forker = Snapshotter(exchange, None, SnapshotStore(Path(tmp) / "forked"), fork=True)
+        start = time.perf_counter()
+        pid = forker._fork_writer(seq, 2)
+        fork_ms = (time.perf_counter() - start) * 1000
+        _, status = os.waitpid(pid, 0)
+        fork_total_s = time.perf_counter() - start
+        assert status == 0
         start = time.perf_counter()
         loaded = store.load(store.list()[0])
         restored = Exchange.restore(registry, loaded.payload)
@@ -193,6 +224,8 @@ def real_core_numbers(resting: int, replay: int) -> dict[str, float]:
         "hash_s": hash_s,
         "same": float(same),
         "replay_us": replay_us,
+        "fork_ms": fork_ms,
+        "fork_total_s": fork_total_s,
     }
 
 
@@ -214,7 +247,9 @@ async def main() -> None:
             rates = [await throughput(durability, n, 2_000) for _ in range(1 if quick else 3)]
             best = max(rates, key=lambda r: r[0])
             print(f"throughput {durability:4}: {best[0]:>9,.0f} commands/s  "
-                  f"(avg {best[1]:,.0f} commands per commit; best of {len(rates)}, n={n})")
+                  f"(avg {best[1]:,.0f} commands per commit; CPU per command: loop thread "
+                  f"{best[2]:.1f} us, whole process {best[3]:.1f} us; best of {len(rates)}, n={n})")
+        await commit_cost()
     if "latency" in sections:
         for rate in (1_000, 10_000, 50_000):
             lat = await latency(rate, 1.0 if quick else 3.0)
@@ -228,7 +263,10 @@ async def main() -> None:
             count, elapsed = read_decode(tmp)
             print(f"journal read+decode: {count:,} records in {elapsed:.2f} s "
                   f"= {elapsed / count * 1e6:.1f} us/record → {elapsed / count * 1e6:.1f} s per 1M")
-        numbers = real_core_numbers(20_000 if quick else 100_000, 5_000 if quick else 20_000)
+        # in a thread: no running loop there, so the journal writes synchronously (offline mode)
+        numbers = await asyncio.to_thread(
+            real_core_numbers, 20_000 if quick else 100_000, 5_000 if quick else 20_000
+        )
         scale = 1_000_000 / numbers["resting"]
         print(f"core apply (resting order): {numbers['apply_us']:.1f} us")
         print(f"core replay (mixed load, recover()): {numbers['replay_us']:.1f} us/command "
@@ -237,6 +275,8 @@ async def main() -> None:
               f"take {numbers['take_s']:.2f} s, write+fsync {numbers['write_s']:.2f} s, "
               f"load+restore {numbers['restore_s']:.2f} s, state_hash {numbers['hash_s']:.2f} s, "
               f"equal={bool(numbers['same'])}")
+        print(f"  forked snapshot (default): sequencer paused {numbers['fork_ms']:.1f} ms for fork(); "
+              f"child done in {numbers['fork_total_s']:.2f} s")
         print(f"  scaled to 1M resting orders: take {numbers['take_s'] * scale:.1f} s, "
               f"restart from snapshot {numbers['restore_s'] * scale:.1f} s (+ tail replay)")
 

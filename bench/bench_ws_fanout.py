@@ -34,7 +34,6 @@ import multiprocessing as mp
 import os
 import platform
 import random
-import statistics
 import struct
 import sys
 import time
@@ -51,11 +50,34 @@ SCALE = 100_000_000
 # -- server process --------------------------------------------------------------------------------
 
 
-def server_main(conn: Any, seed: int) -> None:
+def _pin(cpu: int | None) -> None:
+    if cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+
+
+def server_main(conn: Any, seed: int, per_frame_writes: bool = False, cpu: int | None = None) -> None:
     import uvloop
 
+    _pin(cpu)
     uvloop.install()
+    if per_frame_writes:
+        _write_each_frame_alone()
     asyncio.run(_serve(conn, seed))
+
+
+def _write_each_frame_alone() -> None:
+    """Baseline for the coalescing measurement: one transport.write per frame."""
+    from venue.gateway import fanout
+
+    def flush(self: Any) -> None:
+        self._scheduled = False
+        frames = self.session.frames_to_send()
+        if not frames or self.dropped or self.transport.is_closing():
+            return
+        for frame in frames:
+            self.transport.write(fanout.ws_text_frame(frame) + frame)
+
+    fanout.Outlet.flush = flush  # type: ignore[method-assign]
 
 
 async def _serve(conn: Any, seed: int) -> None:
@@ -272,9 +294,10 @@ class BenchClient(asyncio.Protocol):
         stats["frames"] += frames
 
 
-def client_main(conn: Any, port: int, count: int) -> None:
+def client_main(conn: Any, port: int, count: int, cpu: int | None = None) -> None:
     import uvloop
 
+    _pin(cpu)
     uvloop.install()
     asyncio.run(_clients(conn, port, count))
 
@@ -424,14 +447,24 @@ def run_phase(
     }
 
 
-def bench(subscribers: int, seconds: float, paced_deliveries: float, batch: int) -> dict[str, Any]:
+def bench(
+    subscribers: int,
+    seconds: float,
+    paced_deliveries: float,
+    batch: int,
+    per_frame: bool = False,
+    pin: bool = False,
+) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     server_end, server_conn = ctx.Pipe()
-    server = ctx.Process(target=server_main, args=(server_conn, 1), daemon=True)
+    server_cpu, client_cpu = (0, 1) if pin else (None, None)
+    server = ctx.Process(target=server_main, args=(server_conn, 1, per_frame, server_cpu), daemon=True)
     server.start()
     port = server_end.recv()
     client_end, client_conn = ctx.Pipe()
-    client = ctx.Process(target=client_main, args=(client_conn, port, subscribers), daemon=True)
+    client = ctx.Process(
+        target=client_main, args=(client_conn, port, subscribers, client_cpu), daemon=True
+    )
     client.start()
     assert client_end.recv() == "ready"
     try:
@@ -457,6 +490,10 @@ def main() -> None:
                         help="deliveries per second in the latency phase (default 100k)")
     parser.add_argument("--batch", type=int, default=10,
                         help="commands released per loop tick in the max phase (default 10)")
+    parser.add_argument("--pin", action="store_true",
+                        help="pin the server to CPU 0 and the client to CPU 1")
+    parser.add_argument("--per-frame-writes", action="store_true",
+                        help="baseline: one socket write per frame instead of one per tick")
     parser.add_argument("--inproc", action="store_true",
                         help="server-side cost only: hub + sessions + outlets, no sockets")
     args = parser.parse_args()
@@ -475,7 +512,7 @@ def main() -> None:
           "paced: deliveries/s | p50 ms | p99 ms | max ms | probes |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.subscribers:
-        result = bench(n, args.seconds, args.paced, args.batch)
+        result = bench(n, args.seconds, args.paced, args.batch, args.per_frame_writes, args.pin)
         m, p = result["max"], result["paced"]
         print(f"| {n} | {m['frames/s']:,.0f} | {m['rounds/s']:,.0f} | {m['server_cpu']:.2f} | "
               f"{m['server_us_per_delivery']:.2f} | {m['client_cpu']:.2f} | "

@@ -18,6 +18,12 @@ cancels all its orders (``oc_multi {"all":1}``) so the book does not grow withou
     .venv/bin/python bench/bench_ws_orders.py                       # the standard set
     .venv/bin/python bench/bench_ws_orders.py --rates 10000,30000 --seconds 5 --durability os
     .venv/bin/python bench/bench_ws_orders.py --filter notify        # channel 0 answers only
+    .venv/bin/python bench/bench_ws_orders.py --in-process           # CPU per stage, no sockets
+
+``--in-process`` times the channel-0 slice of the path without sockets, sequencer or views:
+JSON decode of the input, ``AccountStream.receive_input`` (parsing included), ``Exchange.apply``,
+``AccountStream.frames_for`` and ``wire.dumps`` of the frames — CPU time (``process_time``), so
+the figures hold even on a busy machine.
 
 Seeded (``--seed``): prices and sides come from ``random.Random(seed)``.
 """
@@ -362,6 +368,79 @@ async def run(args: argparse.Namespace) -> list[Result]:
     return results
 
 
+def in_process(orders_count: int, seed: int) -> None:
+    """CPU per order of each channel-0 stage, in this process (see the module docstring)."""
+    sys.path.insert(0, str(ROOT))
+    from venue.core.commands import CreateApiKey, CreateUser, Deposit
+    from venue.core.exchange import Exchange
+    from venue.core.numbers import parse_amount
+    from venue.core.symbols import load_registry
+    from venue.protocol.account_stream import AccountStream, StreamLimits
+    from venue.protocol.auth import NonceTracker, full_permissions, sign
+    from venue.protocol.wire import dumps
+
+    exchange = Exchange(load_registry())
+    seq = 0
+
+    def apply(command: Any) -> list[Any]:
+        nonlocal seq
+        seq += 1
+        return exchange.apply(command, seq=seq, ts=1_750_000_000_000 + seq)
+
+    user_id = apply(CreateUser("bench"))[0].user_id
+    apply(CreateApiKey(user_id, "k", "s", full_permissions()))
+    apply(Deposit(user_id, "USD", parse_amount("1000000000")))
+    apply(Deposit(user_id, "BTC", parse_amount("1000000")))
+    unlimited = StreamLimits(order_rate=10**9, order_burst=10**9)
+    stream = AccountStream(reader=exchange, nonces=NonceTracker(), now_ms=lambda: 1, limits=unlimited)
+    stream.receive_auth({"event": "auth", "apiKey": "k", "authSig": sign("s", b"AUTH1"), "authNonce": 1, "authPayload": "AUTH1"})
+    factory = OrderFactory(seed)
+    texts = [factory.next()[1] for _ in range(orders_count)]
+    clock = time.process_time
+    t_decode = t_input = t_apply = t_frames = t_dumps = 0.0
+    frames_sent = 0
+    chunk = 500  # stages are timed over chunks: a clock read per order would cost as much as a stage
+    for start in range(0, len(texts), chunk):
+        part = texts[start : start + chunk]
+        t0 = clock()
+        frames = [orjson.loads(text) for text in part]
+        t1 = clock()
+        results = [stream.receive_input(frame) for frame in frames]
+        t2 = clock()
+        applied = []
+        for result in results:
+            events = apply(result.commands[0])
+            applied.append((seq, events))
+        t3 = clock()
+        outs = [stream.frames_for(s, s, events) for s, events in applied]
+        t4 = clock()
+        for out in outs:
+            for o in out:
+                dumps(o.message)
+        t5 = clock()
+        frames_sent += sum(len(out) for out in outs)
+        t_decode += t1 - t0
+        t_input += t2 - t1
+        t_apply += t3 - t2
+        t_frames += t4 - t3
+        t_dumps += t5 - t4
+    n = len(texts)
+    total = t_decode + t_input + t_apply + t_frames + t_dumps
+    print(f"# in-process, {n} resting EXCHANGE LIMIT orders, seed={seed}; CPU µs per order (process_time)")
+    print("| stage | µs/order |")
+    print("|---|---|")
+    for name, value in (
+        ("JSON decode of the input frame", t_decode),
+        ("AccountStream.receive_input (incl. protocol/orders.py parsing)", t_input),
+        ("Exchange.apply", t_apply),
+        (f"AccountStream.frames_for ({frames_sent / n:.1f} frames/order)", t_frames),
+        ("wire.dumps of those frames", t_dumps),
+        ("total", total),
+    ):
+        print(f"| {name} | {value / n * 1e6:.1f} |")
+    print(f"implied ceiling of this slice alone: {n / total:,.0f} orders/s on one core")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connections", type=int, default=32, help="K authenticated connections (default 32)")
@@ -372,7 +451,12 @@ def main() -> None:
     parser.add_argument("--durability", choices=("full", "os", "none"), default="full")
     parser.add_argument("--filter", default=None, help="auth filter, e.g. notify (default: everything)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--in-process", action="store_true", help="CPU per stage without sockets (see above)")
+    parser.add_argument("--orders", type=int, default=20000, help="orders for --in-process")
     args = parser.parse_args()
+    if args.in_process:
+        in_process(args.orders, args.seed)
+        return
     args.rates = [float(r) for r in args.rates.split(",") if r]
     if uvloop is not None:
         uvloop.install()

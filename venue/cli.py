@@ -6,7 +6,9 @@ tests/test_cli_docs.py checks against README.md. Commands:
 - ``venue serve``: run the exchange (REST /v2/…, WebSocket /ws/2, optional TLS listener);
 - ``venue demo``: the same plus simulated market makers and traders and a funded demo account;
 - ``venue account create NAME``: a new account with an all-permissions API key, optionally funded;
-- ``venue deposit NAME CUR AMOUNT``: credit an account's wallet.
+- ``venue deposit NAME CUR AMOUNT``: credit an account's wallet;
+- ``venue key create NAME`` / ``venue key revoke KEY``: API keys;
+- ``venue journal verify`` / ``venue journal export``: check or dump the journal.
 
 Administration works on a running server (through its loopback-only admin endpoint, whose
 address and token are in the data directory) and on a stopped one (the commands are applied to
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -26,7 +30,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -137,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     account = commands.add_parser(
         "account", help="manage accounts", description="Create and manage accounts."
     )
-    account_commands = account.add_subparsers(dest="account_command", metavar="ACTION", required=True)
+    account_commands = account.add_subparsers(
+        dest="account_command", metavar="ACTION", required=True
+    )
     create = account_commands.add_parser(
         "create",
         help="create an account with an all-permissions API key",
@@ -180,6 +186,62 @@ def build_parser() -> argparse.ArgumentParser:
     deposit.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_data_dir(deposit)
     deposit.set_defaults(handler=cmd_deposit)
+
+    key = commands.add_parser(
+        "key", help="manage API keys", description="Create and revoke API keys of accounts."
+    )
+    key_commands = key.add_subparsers(dest="key_command", metavar="ACTION", required=True)
+    key_create = key_commands.add_parser(
+        "create",
+        help="give an account a new all-permissions API key",
+        description="Create a new API key with every permission for account NAME and print "
+        "the key and secret (one key per client program: nonces grow per key).",
+    )
+    key_create.add_argument("name", metavar="NAME", help="account name")
+    key_create.add_argument(
+        "--json", action="store_true", help='print {"user_id":…,"api_key":…,"api_secret":…}'
+    )
+    _add_data_dir(key_create)
+    key_create.set_defaults(handler=cmd_key_create)
+    key_revoke = key_commands.add_parser(
+        "revoke",
+        help="revoke an API key",
+        description="Revoke API key KEY: requests signed with it are refused from then on.",
+    )
+    key_revoke.add_argument("key", metavar="KEY", help="the API key to revoke")
+    _add_data_dir(key_revoke)
+    key_revoke.set_defaults(handler=cmd_key_revoke)
+
+    journal = commands.add_parser(
+        "journal",
+        help="check or export the journal",
+        description="Offline tools on a data directory's journal (safe beside a running server: "
+        "they only read).",
+    )
+    journal_commands = journal.add_subparsers(
+        dest="journal_command", metavar="ACTION", required=True
+    )
+    verify = journal_commands.add_parser(
+        "verify",
+        help="replay the journal and print the state hash",
+        description="Replay the journal (and check the newest snapshot against the replay) and "
+        "print the final state hash; exit status 1 when a record or snapshot does not check out.",
+    )
+    _add_data_dir(verify)
+    verify.set_defaults(handler=cmd_journal_verify)
+    export = journal_commands.add_parser(
+        "export",
+        help="write the journal as JSON lines",
+        description="Write every journal record as one JSON line "
+        '({"seq":…,"ts":…,"type":…,"command":{…}}) to standard output. API secrets are '
+        "redacted unless --secrets is given.",
+    )
+    export.add_argument(
+        "--from-seq", type=int, default=1, help="first sequence number to export (default 1)"
+    )
+    export.add_argument("--secrets", action="store_true", help="include API secrets in clear")
+    _add_data_dir(export)
+    export.set_defaults(handler=cmd_journal_export)
     return parser
 
 
@@ -187,11 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace, data_dir: Path | None = None) -> Settings:
+    """Defaults, then --config, then the options; the data directory from the options, else
+    $VENUE_DATA_DIR, else the config file, else ./venue-data."""
+    env_dir = os.environ.get(DATA_DIR_ENV)
     return load_settings(
         args.config,
         host=args.host,
         port=args.port,
-        data_dir=data_dir or args.data_dir or Path(_default_data_dir()),
+        data_dir=data_dir or args.data_dir or (Path(env_dir) if env_dir else None),
         tls_port=args.tls_port,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
@@ -238,8 +303,13 @@ def _print_listening(server: Any) -> None:
 # -- serve ------------------------------------------------------------------------------------
 
 
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """venue serve: run until Ctrl-C / SIGTERM."""
+    _configure_logging()
     settings = _settings(args)
     _run(_serve(settings))
     return 0
@@ -265,6 +335,7 @@ async def _serve(settings: Settings) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """venue demo: server + simulated market + demo account."""
+    _configure_logging()
     temporary: tempfile.TemporaryDirectory[str] | None = None
     data_dir = args.data_dir
     if data_dir is None:
@@ -408,11 +479,21 @@ def _admin_post(data_dir: Path, path: str, body: dict[str, Any]) -> dict[str, An
         return None  # server.json is stale: the server is gone
 
 
-def _offline(data_dir: Path) -> Any:
-    """An offline session on a stopped server's journal (venue/store)."""
-    from venue.store import tools  # noqa: PLC0415 - only offline commands need the store tools
+@contextlib.contextmanager
+def _offline(data_dir: Path) -> Iterator[Any]:
+    """An offline session on a stopped server's journal (venue/store/tools.py)."""
+    from venue.store import tools
+    from venue.store.journal import JournalLocked
 
-    return tools.open_offline(data_dir)
+    with contextlib.ExitStack() as stack:
+        try:
+            session = stack.enter_context(tools.open_offline(data_dir))
+        except JournalLocked:
+            raise CliError(
+                f"{data_dir} is in use by a running server that does not answer on its admin "
+                "endpoint; stop it or run the command where it runs"
+            ) from None
+        yield session
 
 
 def cmd_account_create(args: argparse.Namespace) -> int:
@@ -422,8 +503,7 @@ def cmd_account_create(args: argparse.Namespace) -> int:
     body = {"name": args.name, "deposits": deposits, "wallet": args.wallet}
     answer = _admin_post(data_dir, "/admin/account", body)
     if answer is None:
-        if not data_dir.is_dir():
-            raise CliError(f"no data directory at {data_dir} (start a server or pass --data-dir)")
+        _require_data_dir(data_dir)
         with _offline(data_dir) as session:
             creds = admin.create_account_sync(
                 session.apply, session.registry, args.name, deposits, args.wallet
@@ -449,8 +529,7 @@ def cmd_deposit(args: argparse.Namespace) -> int:
     }
     answer = _admin_post(data_dir, "/admin/deposit", body)
     if answer is None:
-        if not data_dir.is_dir():
-            raise CliError(f"no data directory at {data_dir} (start a server or pass --data-dir)")
+        _require_data_dir(data_dir)
         with _offline(data_dir) as session:
             command = admin.deposit_command(
                 session.exchange, session.registry, args.name, body["currency"], args.amount,
@@ -468,7 +547,81 @@ def cmd_deposit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_key_create(args: argparse.Namespace) -> int:
+    """venue key create NAME [--json]."""
+    data_dir = _data_dir(args)
+    answer = _admin_post(data_dir, "/admin/key", {"name": args.name})
+    if answer is None:
+        _require_data_dir(data_dir)
+        with _offline(data_dir) as session:
+            credentials, command = admin.key_command(session.exchange, args.name)
+            admin.raise_if_rejected(session.apply(command))
+        answer = credentials.as_json()
+    if args.json:
+        print(json.dumps(answer))
+    else:
+        print(f"new key for {args.name} (user id {answer['user_id']})")
+        print(f"  API key     {answer['api_key']}")
+        print(f"  API secret  {answer['api_secret']}")
+    return 0
+
+
+def cmd_key_revoke(args: argparse.Namespace) -> int:
+    """venue key revoke KEY."""
+    data_dir = _data_dir(args)
+    answer = _admin_post(data_dir, "/admin/key/revoke", {"key": args.key})
+    if answer is None:
+        _require_data_dir(data_dir)
+        with _offline(data_dir) as session:
+            command = admin.revoke_command(session.exchange, args.key)
+            admin.raise_if_rejected(session.apply(command))
+    print(f"revoked {args.key}")
+    return 0
+
+
+def cmd_journal_verify(args: argparse.Namespace) -> int:
+    """venue journal verify: replay and print the state hash."""
+    from venue.store import tools
+
+    data_dir = _data_dir(args)
+    _require_data_dir(data_dir)
+    try:
+        state_hash = tools.verify(data_dir)
+    except tools.VerifyError as exc:
+        raise CliError(f"journal does not verify: {exc}") from None
+    print(f"journal ok, state hash {state_hash}")
+    return 0
+
+
+def cmd_journal_export(args: argparse.Namespace) -> int:
+    """venue journal export: JSON lines on standard output."""
+    from venue.store import tools
+
+    data_dir = _data_dir(args)
+    _require_data_dir(data_dir)
+    try:
+        tools.export(data_dir, sys.stdout.buffer, from_seq=args.from_seq, secrets=args.secrets)
+    except tools.VerifyError as exc:
+        raise CliError(f"journal cannot be exported: {exc}") from None
+    sys.stdout.buffer.flush()
+    return 0
+
+
+def _require_data_dir(data_dir: Path) -> None:
+    if not data_dir.is_dir():
+        raise CliError(f"no data directory at {data_dir} (start a server or pass --data-dir)")
+
+
 # -- entry point ------------------------------------------------------------------------------
+
+
+def _startup_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean "cannot start here", reported in one line (no stack trace)."""
+    from venue.gateway.tls import TlsError
+    from venue.store.journal import JournalLocked
+    from venue.store.recovery import RecoveryError
+
+    return (TlsError, JournalLocked, RecoveryError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -478,7 +631,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.handler(args)
         return status
-    except (CliError, ConfigError, admin.AdminError) as exc:
+    except (CliError, ConfigError, admin.AdminError, *_startup_errors()) as exc:
         print(f"venue: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -487,7 +640,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"venue: {exc}", file=sys.stderr)
         return 1
 
-
-def entry() -> None:
-    """Console-script entry point."""
-    sys.exit(main())

@@ -95,7 +95,9 @@ class Settings:
             raise ConfigError("tick and flush intervals must be positive")
         for name, limit in self.rate_limit_per_minute.items():
             if not isinstance(limit, int) or limit <= 0:
-                raise ConfigError(f"rate limit for {name!r} must be a positive integer, was {limit!r}")
+                raise ConfigError(
+                    f"rate limit for {name!r} must be a positive integer, was {limit!r}"
+                )
         return self
 
 

@@ -227,6 +227,26 @@ def test_post_only_order_that_would_take_is_canceled(v: Venue) -> None:
     assert v.balance(buyer, "USD") == (amt(1000), amt(1000))
 
 
+def test_post_only_order_may_take_hidden_orders_and_rests_the_rest(v: Venue) -> None:
+    m = v.user("m", BTC="1")
+    hidden = accepted_id(v.order(m, "-0.05", "100", flags=64))
+    buyer = v.user("buyer", USD="1000")
+    events = v.order(buyer, "0.1", "100", flags=4096)
+    assert [t.maker_order_id for t in trades(events)] == [hidden]
+    state = last_state(events, accepted_id(events))
+    assert state.status == "PARTIALLY FILLED @ 100.0(0.05)" and state.in_book
+
+
+def test_post_only_order_crossing_hidden_then_visible_is_canceled(v: Venue) -> None:
+    m = v.user("m", BTC="1")
+    v.order(m, "-0.05", "100", flags=64)
+    v.order(m, "-0.05", "101")
+    buyer = v.user("buyer", USD="1000")
+    events = v.order(buyer, "0.1", "101", flags=4096)
+    assert not trades(events)
+    assert of_type(events, OrderClosed)[0].order.status == "POSTONLY CANCELED"
+
+
 def test_post_only_order_that_does_not_cross_rests(v: Venue) -> None:
     buyer = v.user("buyer", USD="1000")
     events = v.order(buyer, "0.1", "100", flags=4096)
@@ -326,3 +346,23 @@ def test_maker_update_events_name_the_maker(v: Venue) -> None:
     assert [u.order.id for u in updated] == [mid]
     assert updated[0].order.status == "PARTIALLY FILLED @ 100.0(-0.25)"
     assert isinstance(trades(events)[0], TradeExecuted)
+
+
+def test_margin_only_flags_are_accepted_and_kept_on_exchange_orders(v: Venue) -> None:
+    uid = v.user("alice", USD="1000")
+    for flag in (512, 1024, 524288):
+        state = v.order(uid, "0.1", "100", flags=flag)[0].order  # type: ignore[union-attr]
+        assert state.flags == flag and state.in_book
+
+
+def test_a_hidden_post_only_order_keeps_both_flags(v: Venue) -> None:
+    uid = v.user("alice", USD="1000")
+    state = v.order(uid, "0.1", "100", flags=64 | 4096)[0].order  # type: ignore[union-attr]
+    assert state.flags == 4160 and state.hidden and state.in_book
+
+
+def test_each_order_keeps_its_group_and_client_ids(v: Venue) -> None:
+    uid = v.user("alice", USD="1000")
+    state = v.order(uid, "0.1", "100", group_id=5, client_order_id=1700000000123)[0].order  # type: ignore[union-attr]
+    assert (state.group_id, state.client_order_id, state.client_order_date) == (
+        5, 1700000000123, "2023-11-14")

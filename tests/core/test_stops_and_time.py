@@ -221,3 +221,30 @@ def test_a_stop_order_reports_its_trigger_as_price_and_is_not_in_the_book(v: Ven
     assert (state.price, state.price_aux_limit, state.in_book) == (px(96), px(95), False)
     assert [o.id for o in v.ex.open_orders(u, "tBTCUSD")] == [state.id]
     assert v.ex.open_orders(u, "tETHUSD") == []
+
+
+def test_a_trailing_stop_that_follows_the_market_reports_its_new_price_once(v: Venue) -> None:
+    _trade_at(v, "100")
+    u = v.user("u", BTC="1")
+    stop_id = accepted_id(v.order(u, "-0.5", None, "EXCHANGE TRAILING STOP",
+                                  price_trailing=px(5)))
+    m = v.user("m", BTC="1")
+    v.order(m, "-0.01", "108")
+    v.order(m, "-0.01", "110")
+    events = v.order(v.user("t", USD="1000"), "0.02", "110")  # trades at 108 then 110
+    moved = [e.order for e in of_type(events, OrderUpdated) if e.order.id == stop_id]
+    assert [(o.price, o.in_book, o.status) for o in moved] == [(px(105), False, "ACTIVE")]
+    assert completed(events).request == "on"
+
+
+def test_an_expiry_and_the_command_after_it_report_each_wallet_once(v: Venue) -> None:
+    from venue.core.events import WalletChanged
+
+    u = v.user("u", USD="1000")
+    v.order(u, "0.5", "100", tif_ts=T0 + 1000)
+    events = v.apply(SubmitOrder(u, "tBTCUSD", OrderType.EXCHANGE_LIMIT, amt("0.2"), px(100)),
+                     at=T0 + 1000)
+    assert isinstance(events[0], OrderClosed)
+    wallets = of_type(events, WalletChanged)
+    assert [(w.currency, w.balance, w.available) for w in wallets] == [
+        ("USD", amt(1000), amt(980))]

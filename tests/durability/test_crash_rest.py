@@ -41,14 +41,10 @@ DURABILITY = os.environ.get("VENUE_CRASH_DURABILITY", "full")  # "none" must mak
 TRIALS = 40 if os.environ.get("VENUE_LONG_TESTS") == "1" else 5
 
 
-# VENUE_CRASH_SERVE=cli runs the real entry point (uvloop); the default runs the same CLI on the
-# stdlib loop (serve_plain.py) until the fast path works on uvloop transports.
-ENTRY = "venue" if os.environ.get("VENUE_CRASH_SERVE") == "cli" else "tests.durability.serve_plain"
-
-
 def venue(*args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
+    """The real command line: ``python -m venue …`` (uvloop, as in production)."""
     return subprocess.Popen(
-        [sys.executable, "-m", ENTRY, *args],
+        [sys.executable, "-m", "venue", *args],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         **kwargs,

@@ -8,6 +8,8 @@ unless a test asks for them with ``server_settings``.
 ``server.run(coro)`` runs a coroutine on the server's loop and returns its result;
 ``server.submit(command)`` sends a command through the sequencer and returns its events;
 ``server.create_account(name, deposits)`` returns ``(user_id, api_key, api_secret)``.
+``RunningServer(settings, clock=ManualClock())`` gives a server whose command times a test
+moves by hand (candle buckets, hourly ticker samples, tif expiry).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from venue.core.commands import Command
 from venue.core.events import Event
 from venue.gateway import admin
 from venue.gateway.app import ServerContext
+from venue.gateway.clock import Clock
 from venue.gateway.server import VenueServer
 
 T = TypeVar("T")
@@ -38,12 +41,12 @@ _names = itertools.count(1)
 class RunningServer:
     """A started ``VenueServer`` and its loop thread, driven from the test thread."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         # the loop production runs on (venue serve/demo use uvloop): its transports differ
         self.loop = uvloop.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="venue-server", daemon=True)
         self._thread.start()
-        self.server = VenueServer(settings)
+        self.server = VenueServer(settings, clock=clock)
         try:
             self.ctx: ServerContext = self.run(self.server.start())
         except BaseException:

@@ -181,3 +181,36 @@ def test_generic_error_class_is_not_used_for_parameter_errors(server: RunningSer
     with pytest.raises(RequestParameterError) as info:
         public.get_t_ticker("tNOPE")
     assert not isinstance(info.value, GenericError)
+
+
+def test_tickers_history_samples_the_book_at_each_hour(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from venue.config import load_settings
+    from venue.core.commands import Tick
+    from venue.gateway.clock import ManualClock
+
+    clock = ManualClock(start_ms=1_700_000_000_000)  # 22:13:20 UTC
+    settings = replace(load_settings(data_dir=tmp_path, port=0), rate_limits=False, durability="os")
+    server = RunningServer(settings, clock=clock)
+    try:
+        seller, _, _ = server.create_account("seller", {"BTC": "1"})
+        buyer, _, _ = server.create_account("buyer", {"USD": "100000"})
+        server.submit(_limit(seller, "-0.5", "90100"))
+        server.submit(_limit(buyer, "0.5", "89900"))
+        clock.advance(3600)
+        server.submit(Tick())  # the first command of the new hour samples the book
+        hour = 1_700_002_800_000  # 23:00 UTC
+        (row,) = Client(rest_host=server.rest_url).rest.public.get_tickers_history(["tBTCUSD"])
+        assert (row.symbol, row.bid, row.ask, row.mts) == ("tBTCUSD", 89900, 90100, hour)
+    finally:
+        server.close()
+
+
+def test_derivatives_liquidations_leaderboards_and_funding_stats_are_empty(server: RunningServer) -> None:
+    public = Client(rest_host=server.rest_url).rest.public
+    assert public.get_derivatives_status("ALL") == {}
+    assert public.get_derivatives_status_history("tBTCF0:USTF0") == []
+    assert public.get_liquidations() == []
+    assert public.get_leaderboards_hist("vol:3h:tBTCUSD") == []
+    assert public.get_funding_stats("fUSD") == []

@@ -15,6 +15,7 @@ import json
 import time
 from typing import Any, Callable
 
+import aiohttp
 import pytest
 import websockets
 from bfxapi import Client
@@ -359,3 +360,33 @@ async def test_user_notification_reaches_the_users_other_connection(server: Runn
     finally:
         await sender.close()
         await receiver.close()
+
+
+async def test_rest_and_ws_auth_of_one_key_share_the_nonce_counter(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    _, key, secret = alice
+    nonce = str(int(time.time() * 1_000_000) + 10_000_000)  # ahead of what the WS frame will use
+    signature = hmac.new(secret.encode(), f"/api/v2/auth/r/wallets{nonce}".encode(), hashlib.sha384).hexdigest()
+    headers = {"bfx-nonce": nonce, "bfx-apikey": key, "bfx-signature": signature, "Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{server.rest_url}/auth/r/wallets", headers=headers) as response:
+            assert response.status == 200
+    async with websockets.connect(server.ws_url) as ws:
+        await ws.send(auth_frame(key, secret))
+        replies = await read_until(ws, lambda m: isinstance(m, dict) and m.get("event") == "auth")
+        assert replies[-1] == {"event": "auth", "status": "FAILED", "chanId": 0, "code": 10114, "msg": "nonce: small"}
+
+
+async def test_seq_all_user_notifications_advance_pub_seq_but_not_auth_seq(
+    server: RunningServer, alice: tuple[int, str, str]
+) -> None:
+    _, key, secret = alice
+    async with websockets.connect(server.ws_url) as receiver, websockets.connect(server.ws_url) as sender:
+        await receiver.send(json.dumps({"event": "conf", "flags": 65536}))
+        await receiver.send(auth_frame(key, secret))
+        snapshots = [m for m in await read_until(receiver, lambda m: isinstance(m, list) and m[1] == "fls")]
+        assert snapshots[-1][-2:] == [6, 6]
+        await sender.send(auth_frame(key, secret))
+        await read_until(sender, lambda m: isinstance(m, list) and m[1] == "fls")
+        await sender.send(json.dumps([0, "n", None, {"type": "ucm-test", "info": {"a": 1}}]))
+        (note,) = await read_until(receiver, lambda m: isinstance(m, list) and m[1] == "n")
+        assert note[2][1] == "ucm-test" and note[-2:] == [7, 6]

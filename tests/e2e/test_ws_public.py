@@ -242,18 +242,22 @@ async def test_bfxapi_books_trades_ticker_and_candles_follow_the_core(server: Ru
             assert asyncio.get_running_loop().time() < deadline, "books never matched the server's"
             await asyncio.sleep(0.05)
         assert checksum_faults == []
-        assert checks["P0"] > 10 and checks["R0"] > 10
+        assert checks["P0"] >= 5 and checks["R0"] >= 5  # one per publish; batches merge
         assert len(books["P0"].entries) > 5
 
         # every trade comes as te then tu with the same id (§7.4)
         assert len(seen.get("t_trade_execution", [])) > 0
         te_ids = [t.id for t in seen["t_trade_execution"]]
         assert te_ids == [t.id for t in seen["t_trade_execution_update"]]
+        # the ticker and candle frames of the last publish follow its book frames on the same
+        # socket: wait for them too, then they must show the last trade
         last_trade = seen["t_trade_execution"][-1]
-        ticker = seen["t_ticker_update"][-1]
-        assert ticker.last_price == last_trade.price
-        candle = seen.get("candles_update", seen["candles_snapshot"][-1])[-1]
-        assert candle.close == last_trade.price
+
+        def last_candle() -> Any:
+            return seen.get("candles_update", seen["candles_snapshot"][-1])[-1]
+
+        await wait_until(lambda: seen["t_ticker_update"][-1].last_price == last_trade.price
+                         and last_candle().close == last_trade.price)
     finally:
         await bfx.wss.close()
         task.cancel()
@@ -301,7 +305,7 @@ async def test_raw_socket_books_survive_thousands_of_core_changes(server: Runnin
     assert changes >= 2000
     assert client.faults == []
     assert len(client.books) == len(channels)
-    assert client.checksums > 100
+    assert client.checksums > 60  # about one per channel per publish round
 
     def server_books() -> dict[str, list[Any]]:
         books = server.ctx.market_data.books

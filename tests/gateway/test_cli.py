@@ -4,6 +4,7 @@ the admin endpoint's guards."""
 from __future__ import annotations
 
 import json
+import time
 import os
 import stat
 import urllib.error
@@ -159,3 +160,109 @@ def test_admin_endpoint_refuses_a_wrong_token(tmp_path: Path) -> None:
 def test_admin_endpoint_refuses_clients_that_are_not_on_loopback() -> None:
     assert admin._is_loopback("127.0.0.1") and admin._is_loopback("::1")
     assert not admin._is_loopback("192.168.1.5") and not admin._is_loopback(None)
+
+
+def test_venue_demo_serves_a_live_market_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "venue", "demo", "--port", "0", "--data-dir", str(tmp_path),
+         "--status-interval", "0.5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        while not any(line.startswith("Ctrl-C") for line in lines):
+            line = process.stdout.readline()
+            assert line, f"demo ended early: {lines} {process.stderr.read() if process.stderr else ''}"
+            lines.append(line.rstrip("\n"))
+        banner = "\n".join(lines)
+        rest_url = re.search(r"REST\s+(http://\S+/v2)", banner).group(1)  # type: ignore[union-attr]
+        assert re.search(r"WebSocket\s+ws://\S+/ws/2", banner)
+        key = re.search(r"API key\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
+        assert re.search(r"API secret\s+\S+", banner)
+        status = process.stdout.readline()
+        assert re.match(r"\[\d\d:\d\d:\d\d\] orders/s +[\d.]+ +trades/s +[\d.]+ +connections \d+", status)
+        time.sleep(1.5)
+        ticker = json.loads(urllib.request.urlopen(f"{rest_url}/ticker/tBTCUSD", timeout=10).read())
+        book = json.loads(urllib.request.urlopen(f"{rest_url}/book/tETHUSD/P0", timeout=10).read())
+        assert ticker[6] > 0 and ticker[7] > 0  # last price and volume: trades happened
+        assert any(row[2] > 0 for row in book) and any(row[2] < 0 for row in book)
+        saved = json.loads((tmp_path / "demo.json").read_text())
+        assert saved["api_key"] == key
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_key_create_and_revoke_on_a_running_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = RunningServer(_settings(tmp_path))
+    try:
+        first = _create(tmp_path, capsys, "frank")
+        assert main(["key", "create", "frank", "--json", "--data-dir", str(tmp_path)]) == 0
+        second = json.loads(capsys.readouterr().out)
+        assert second["user_id"] == first["user_id"] and second["api_key"] != first["api_key"]
+        assert server.ctx.exchange.api_key(second["api_key"]).secret == second["api_secret"]
+        assert main(["key", "revoke", str(first["api_key"]), "--data-dir", str(tmp_path)]) == 0
+        assert "revoked" in capsys.readouterr().out
+        assert server.ctx.exchange.api_key(first["api_key"]).revoked
+        assert main(["key", "revoke", str(first["api_key"]), "--data-dir", str(tmp_path)]) == 1
+        assert "already revoked" in capsys.readouterr().err
+        assert main(["key", "create", "nobody", "--data-dir", str(tmp_path)]) == 1
+        assert "no account named 'nobody'" in capsys.readouterr().err
+    finally:
+        server.close()
+
+
+def test_key_create_and_revoke_on_a_stopped_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = _create(tmp_path, capsys, "grace")
+    assert main(["key", "create", "grace", "--json", "--data-dir", str(tmp_path)]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert main(["key", "revoke", str(first["api_key"]), "--data-dir", str(tmp_path)]) == 0
+    capsys.readouterr()
+    server = RunningServer(_settings(tmp_path))
+    try:
+        assert server.ctx.exchange.api_key(first["api_key"]).revoked
+        assert not server.ctx.exchange.api_key(second["api_key"]).revoked
+    finally:
+        server.close()
+
+
+def test_journal_verify_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    answer = _create(tmp_path, capsys, "heidi", "--deposit", "USD=5")
+    assert main(["journal", "verify", "--data-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.startswith("journal ok, state hash ")
+    assert main(["journal", "export", "--data-dir", str(tmp_path)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["type"] for line in lines] == ["CreateUser", "CreateApiKey", "Deposit"]
+    assert [line["seq"] for line in lines] == [1, 2, 3]
+    assert lines[1]["command"]["secret"] != answer["api_secret"]  # redacted by default
+    assert main(["journal", "export", "--secrets", "--from-seq", "2", "--data-dir", str(tmp_path)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["command"]["secret"] == answer["api_secret"] and len(lines) == 2
+
+
+def test_serve_on_a_directory_in_use_is_one_line_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = RunningServer(_settings(tmp_path))
+    try:
+        assert main(["serve", "--port", "0", "--data-dir", str(tmp_path)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("venue: ") and "in use" in err and "Traceback" not in err
+    finally:
+        server.close()

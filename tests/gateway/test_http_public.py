@@ -310,3 +310,35 @@ async def test_ticker_answer_follows_the_views_after_each_command(api: Harness) 
     _, after = await api.get("/v2/ticker/tBTCUSD")
     assert before[6] == 90010 and after[6] == 90020
     assert after[7] == 1.75
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v2/status/deriv?keys=ALL",
+        "/v2/status/deriv?keys=tBTCF0:USTF0",
+        "/v2/status/deriv/tBTCF0:USTF0/hist",
+        "/v2/liquidations/hist?limit=10",
+        "/v2/rankings/vol:3h:tBTCUSD/hist",
+        "/v2/rankings/plu:1w:tGLOBAL:USD/last",
+        "/v2/funding/stats/fUSD/hist",
+    ],
+)
+async def test_unlisted_market_kinds_answer_no_rows(api: Harness, path: str) -> None:
+    assert await api.get(path) == (200, [])
+
+
+@pytest.mark.parametrize(
+    "path,text",
+    [
+        ("/v2/status/deriv", "keys: invalid"),
+        ("/v2/liquidations/hist?limit=501", "limit: invalid"),
+        ("/v2/rankings/nope:3h:tBTCUSD/hist", "key: invalid"),
+        ("/v2/funding/stats/fNOPE/hist", "symbol: invalid"),
+        ("/v2/funding/stats/fUSD/last", "section: invalid"),
+    ],
+)
+async def test_unlisted_market_kinds_still_check_their_parameters(
+    api: Harness, path: str, text: str
+) -> None:
+    assert await api.get(path) == (500, ["error", 10020, text])

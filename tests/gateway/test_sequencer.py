@@ -134,3 +134,21 @@ async def test_a_core_exception_reaches_the_caller_but_keeps_the_sequence() -> N
     assert seen == [(1, [])]
     assert journal.records[0][0] == 1  # still journaled: replay must see the same seqs
     assert seq.last_seq == 1
+
+
+async def test_apply_sync_refuses_to_overtake_commands_waiting_for_durability() -> None:
+    journal = HeldJournal()
+    seq = Sequencer(FakeExchange(), journal, clock=ManualClock())
+    future = seq.submit_nowait(Tick())
+    with pytest.raises(RuntimeError, match="wait for durability"):
+        seq.apply_sync(Tick())
+    assert seq.last_seq == 1  # nothing was applied by the refused call
+    journal.make_durable(1)
+    await future
+
+
+def test_submit_nowait_without_a_loop_applies_nothing() -> None:
+    seq = Sequencer(FakeExchange(), clock=ManualClock())
+    with pytest.raises(RuntimeError):
+        seq.submit_nowait(Tick())
+    assert seq.last_seq == 0

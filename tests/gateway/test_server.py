@@ -82,3 +82,42 @@ def test_book_trades_and_accounts_survive_a_restart(tmp_path: Path) -> None:
         assert restarted.ctx.exchange.api_key(key) is not None
     finally:
         restarted.close()
+
+
+def test_a_port_in_use_fails_start_and_leaves_the_data_directory_usable(tmp_path: Path) -> None:
+    import pytest
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError):
+            RunningServer(_settings(tmp_path, port=port))
+    # the journal lock was released: a server starts on the same directory
+    RunningServer(_settings(tmp_path)).close()
+
+
+def test_websocket_connections_are_counted_for_the_demo_status_line(tmp_path: Path) -> None:
+    import asyncio
+
+    import aiohttp
+
+    server = RunningServer(_settings(tmp_path))
+    try:
+
+        async def connect_and_count() -> tuple[int, object]:
+            async with aiohttp.ClientSession() as session:
+                async with session.ws_connect(server.ws_url) as ws:
+                    info = await ws.receive_json(timeout=10)
+                    return server.ctx.stats.connections, info
+
+        open_count, info = asyncio.run(connect_and_count())
+        assert open_count == 1
+        assert isinstance(info, dict) and info.get("event") == "info" and info.get("version") == 2
+        deadline = time.monotonic() + 5
+        while server.ctx.stats.connections and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert server.ctx.stats.connections == 0
+    finally:
+        server.close()

@@ -46,7 +46,7 @@ async def served(tmp_path):
 async def connect(server: Any, http: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
     ws = await http.ws_connect(server.make_url("/ws/2"))
     info = orjson.loads(await ws.receive_str())
-    assert info["event"] == "info" and info["version"] == 2
+    assert info["event"] == "info" and info["version"] == 2 and info["platform"] == {"status": 1}
     return ws
 
 
@@ -126,6 +126,14 @@ async def test_broadcast_info_reaches_every_connection(served):
             "event": "info", "code": 20060, "msg": "Entering maintenance"
         }
         await ws.close()
+    # during maintenance new connections are told the platform is not operative
+    late = await http.ws_connect(server.make_url("/ws/2"))
+    assert orjson.loads(await late.receive_str(timeout=2))["platform"] == {"status": 0}
+    await ws_gateway.broadcast_info(ctx, 20061, "Maintenance ended")
+    assert orjson.loads(await late.receive_str(timeout=2))["code"] == 20061
+    await late.close()
+    again = await connect(server, http)
+    await again.close()
 
 
 # -- book channels --------------------------------------------------------------------------------
@@ -284,7 +292,7 @@ async def test_local_books_from_p0_and_r0_track_thousands_of_changes(served, sym
         client.feed(text)
     assert client.faults == []
     assert len(client.books) == len(channels)
-    assert client.checksums > 1000
+    assert client.checksums > 500
     books = ctx.extras["ws_state"].books
     for chan, local in client.books.items():
         prec, length = client.chan_of[chan].split("/")
@@ -455,3 +463,38 @@ async def test_slow_consumer_is_closed_with_1008(served):
     msg = await ws.receive(timeout=2)
     assert msg.type == aiohttp.WSMsgType.CLOSE
     assert (msg.data, msg.extra) == (1008, "slow consumer")
+
+
+async def test_a_failing_view_answers_subscribe_failed_and_keeps_the_connection(served):
+    ctx, server, http = served
+    state = ctx.extras["ws_state"]
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("views bug")
+
+    state.hub.market.trades = broken
+    ws = await connect(server, http)
+    reply = await request(ws, {"event": "subscribe", "channel": "trades", "symbol": "tBTCUSD"})
+    error = orjson.loads(await ws.receive_str(timeout=2))
+    assert (error["event"], error["code"], error["msg"], error["chanId"]) == (
+        "error", 10300, "subscribe: failed", reply["chanId"]
+    )
+    pong = await request(ws, {"event": "ping", "cid": 1})
+    assert pong["event"] == "pong"
+    assert state.hub.stream_count() == 0
+    await ws.close()
+
+
+def test_connection_rate_allows_15_per_ip_per_sliding_minute():
+    from venue.gateway.ws import ConnectionRate
+
+    now = [0.0]
+    rate = ConnectionRate(15, lambda: now[0])
+    assert all(rate.allow("1.2.3.4") for _ in range(15))
+    assert not rate.allow("1.2.3.4")
+    assert rate.allow("5.6.7.8")  # per IP
+    now[0] = 59.9
+    assert not rate.allow("1.2.3.4")
+    now[0] = 60.0
+    assert rate.allow("1.2.3.4")
+    assert ConnectionRate(0).allow("1.2.3.4")  # 0 switches the limit off

@@ -40,6 +40,7 @@ from venue.protocol.account_stream import (
     ChannelZeroSequence,
     Kind,
     Outgoing,
+    Outstanding,
     StreamLimits,
     default_auth_id,
 )
@@ -51,6 +52,7 @@ KEY_A, SECRET_A = "alice-key", "alice-secret-value"
 KEY_B, SECRET_B = "bob-key", "bob-secret-value"
 KEY_RO, SECRET_RO = "readonly-key", "readonly-secret"
 TS = 1_700_000_000_000
+REGISTRY = load_registry()
 
 
 def A(text: str) -> int:
@@ -65,7 +67,7 @@ class FakeReader:
     """The read-only exchange surface the stream uses, with state set by each test."""
 
     def __init__(self) -> None:
-        self.registry = load_registry()
+        self.registry = REGISTRY
         self.keys = {
             KEY_A: ApiKeyInfo(KEY_A, SECRET_A, ALICE, full_permissions(), 0, False),
             KEY_B: ApiKeyInfo(KEY_B, SECRET_B, BOB, full_permissions(), 0, False),
@@ -387,6 +389,25 @@ def test_key_without_orders_write_gets_an_error_notification_and_submits_nothing
     assert result.commands == []
     note = wire(result.frames[0])[2]
     assert note[1] == "oc-req" and note[6] == "ERROR" and note[4][0] == 501 and len(note[4]) == 32
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [[0, "on"], [0, "on", None], [0, "on", None, None], [0, "on", None, []], [0, "oc", None, {"cid": 1}]],
+)
+def test_malformed_order_inputs_are_error_notifications_of_their_type(frame: list[Any]) -> None:
+    result = authed().receive_input(frame)
+    assert result.commands == []
+    (out,) = result.frames
+    note = wire(out)[2]
+    assert note[1] == f"{frame[1]}-req" and note[6] == "ERROR" and len(note[4]) == 32
+
+
+@pytest.mark.parametrize("frame", [[0], [0, 5, None, {}], [0, ["on"], None, {}], [0, {"a": 1}]])
+def test_frames_without_a_known_input_type_are_input_invalid(frame: list[Any]) -> None:
+    result = authed().receive_input(frame)
+    assert result.commands == []
+    assert [wire(o) for o in result.frames] == [{"event": "error", "msg": "input: invalid", "code": 10020}]
 
 
 def test_unknown_input_type_is_an_error_event() -> None:
@@ -738,3 +759,83 @@ def test_the_caller_may_name_the_command_that_produced_the_events() -> None:
     events = [OrderAccepted(order), RequestCompleted(ALICE, "on", (order,))]
     assert types_of(stream.frames_for(62, TS, events, command=command)) == ["n:on-req", "on"]
     assert types_of(stream.frames_for(63, TS, events, command=command)) == ["on"]  # answered once
+
+
+# -- recognising this connection's own requests -----------------------------------------------------
+
+
+def test_outstanding_forgets_the_oldest_command_beyond_its_limit() -> None:
+    outstanding = Outstanding(limit=2)
+    first, second, third = (SubmitOrder(ALICE, "tBTCUSD", OrderType.EXCHANGE_LIMIT, A("1"), P("1"), client_order_id=i) for i in (1, 2, 3))
+    for command in (first, second, third):
+        outstanding.add(command)
+    assert len(outstanding) == 2
+    assert not outstanding.holds(first) and outstanding.holds(second) and outstanding.holds(third)
+    done = order_state(client_order_id=1, amount_orig=A("1"))
+    assert outstanding.claim(RequestCompleted(ALICE, "on", (done,))) is None
+
+
+def test_a_rejected_op_is_found_through_its_multi_op() -> None:
+    outstanding = Outstanding()
+    cancel = CancelOrder(ALICE, order_id=5)
+    multi = MultiOp(ALICE, (SubmitOrder(ALICE, "tBTCUSD", OrderType.EXCHANGE_LIMIT, A("1"), P("1")), cancel))
+    outstanding.add(multi)
+    assert outstanding.claim(RequestRejected(ALICE, "oc", 10001, "Order not found.", cancel)) is multi
+    assert outstanding.holds(multi)  # its other ops may still answer in the same batch
+    outstanding.remove(multi)
+    assert len(outstanding) == 0
+
+
+def test_an_equal_but_different_rejected_command_is_not_ours() -> None:
+    outstanding = Outstanding()
+    mine = CancelOrder(ALICE, order_id=5)
+    outstanding.add(mine)
+    lookalike = CancelOrder(ALICE, order_id=5)  # e.g. the same cancel sent over REST
+    assert outstanding.claim(RequestRejected(ALICE, "oc", 10001, "Order not found.", lookalike)) is None
+    assert outstanding.claim(RequestRejected(ALICE, "oc", 10001, "Order not found.", mine)) is mine
+
+
+# -- fuzz: any input frame is answered, never raised ------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(["EXCHANGE LIMIT", "EXCHANGE MARKET", "LIMIT", "x"]) | _json,
+        "symbol": st.sampled_from(["tBTCUSD", "tETHUSD", "fUSD", ""]) | _json,
+        "amount": st.sampled_from(["0.5", "-1", "0", "1e400", "abc"]) | _json,
+        "price": st.sampled_from(["30000", "-1", "0.000000001"]) | _json,
+        "id": st.integers(-5, 2**64) | _json,
+        "cid": _json,
+        "all": _json,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(["on", "ou", "oc", "oc_multi", "ox_multi", "calc", "n", "fon", "zz"]) | _json,
+    payload=_fields | _json | st.lists(st.tuples(st.sampled_from(["on", "oc", "xx"]), _fields).map(list), max_size=3),
+)
+def test_any_input_frame_becomes_commands_or_an_answer_never_an_exception(kind: Any, payload: Any) -> None:
+    stream = authed()
+    result = stream.receive_input([0, kind, None, payload])
+    if kind != "calc":  # a calc of nothing known has nothing to answer
+        assert bool(result.commands) != bool(result.frames) or result.broadcast
+    assert not (result.commands and result.frames)
+    for out in result.frames:
+        dumps(out.message)  # every answer is valid JSON
+
+
+def test_limits_can_be_switched_off_for_servers_without_rate_limits() -> None:
+    stream = authed(limits=StreamLimits.off())
+    payload = {"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD", "amount": "1", "price": "100"}
+    assert all(stream.receive_input([0, "on", None, payload]).commands for _ in range(3000))
+    assert all(stream.receive_input([0, "calc", None, [["balance"]]]).frames for _ in range(20))

@@ -148,6 +148,8 @@ def test_trade_average_from_a_node_query_string_with_empty_body() -> None:
         ({}, {"symbol": "tBTCUSD"}, "amount: invalid"),
         ({}, {"symbol": "tBTCUSD", "amount": "0"}, "amount: invalid"),
         ({}, {"symbol": "tBTCUSD", "amount": "x"}, "amount: invalid"),
+        ({}, {"symbol": "tBTCUSD", "amount": 1e20}, "amount: invalid"),
+        ({}, {"symbol": "tBTCUSD", "amount": "1", "price_limit": "1e40"}, "price_limit: invalid"),
         ({}, {"symbol": "tBTCUSD", "amount": "1", "price_limit": "-3"}, "price_limit: invalid"),
         ({"symbol": "tBTCUSD", "amount": "1", "rate_limit": "abc"}, {}, "rate_limit: invalid"),
         ({}, ["symbol"], "input: invalid"),

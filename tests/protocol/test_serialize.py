@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from bfxapi.types import serializers as bfx
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.protocol._golden import assert_same_wire, case_ids, load_cases, lossless
 from venue.core.commands import CancelOrder, CancelOrders, SubmitOrder, Transfer, UpdateOrder
@@ -546,3 +548,37 @@ def test_notification_types_of_the_spec() -> None:
         serialize.notification_type(r)
         for r in ("on", "ou", "oc", "oc_multi", "ox_multi", "acc_tf", "acc_wd")
     ] == ["on-req", "ou-req", "oc-req", "oc_multi-req", "ox_multi-req", "acc_tf", "acc_wd-req"]
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=10,
+)
+_order_fields = st.dictionaries(
+    st.sampled_from(["id", "gid", "cid", "symbol", "amount", "type", "price"]), _json, max_size=7
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    request=st.sampled_from(["on", "ou", "oc", "oc_multi", "ox_multi"]),
+    payload=_order_fields | _json,
+)
+def test_input_error_notification_never_fails_whatever_the_payload(
+    request: str, payload: Any
+) -> None:
+    row = serialize.input_error_notification(request, payload, 10020, "input: invalid", mts=1)
+    dumps(row)
+    assert len(row) == 8 and row[6] == "ERROR"
+    if request in ("on", "ou", "oc"):
+        assert len(row[4]) == 32
+
+
+def test_input_error_echo_drops_ids_no_json_encoder_could_write() -> None:
+    row = serialize.input_error_notification(
+        "on", {"gid": -(2**63) - 1, "cid": 2**64}, 10020, "x", mts=1
+    )
+    assert row[4][1] is None and row[4][2] is None
+    dumps(row)

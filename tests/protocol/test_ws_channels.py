@@ -80,3 +80,42 @@ def test_candle_close_comes_before_high():
 
 def test_checksum_body():
     assert ch.render_checksum(-1234) == b'"cs",-1234'
+
+
+def test_checksum_matches_the_reference_example_layout():
+    # §7.5: "bid0.price:bid0.amount:ask0.price:ask0.amount:…", CRC-32, signed
+    import zlib
+
+    bids = [(p("7254.7"), 3, a("3.3")), (p("7254.6"), 1, a("0.00005"))]
+    asks = [(p("7254.8"), 1, a("-100"))]
+    text = b"7254.7:3.3:7254.8:-100:7254.6:0.00005"
+    expected = zlib.crc32(text)
+    expected = expected - (1 << 32) if expected >= 1 << 31 else expected
+    assert ch.book_checksum("P0", bids, asks) == expected
+
+
+def test_raw_book_checksum_uses_order_ids_as_keys():
+    import zlib
+
+    bids = [(34006738527, p("8744.9"), a("0.25603413"))]
+    asks = [(34006738528, p("8745"), a("-1"))]
+    expected = zlib.crc32(b"34006738527:0.25603413:34006738528:-1")
+    expected = expected - (1 << 32) if expected >= 1 << 31 else expected
+    assert ch.book_checksum("R0", bids, asks) == expected
+
+
+def test_checksum_agrees_with_the_views_checksum_on_random_books():
+    import random
+
+    from venue.views.checksum import book_checksum as views_checksum
+
+    rng = random.Random(3)
+    for _ in range(200):
+        bids = sorted({rng.randint(1, 10**13) for _ in range(rng.randint(0, 30))}, reverse=True)
+        asks = sorted({rng.randint(10**13, 2 * 10**13) for _ in range(rng.randint(0, 30))})
+        bid_rows = [(k, 1, rng.randint(1, 10**10)) for k in bids]
+        ask_rows = [(k, 1, -rng.randint(1, 10**10)) for k in asks]
+        for prec in ("P0", "R0"):
+            assert ch.book_checksum(prec, bid_rows, ask_rows) == views_checksum(
+                bid_rows[:25], ask_rows[:25], raw=prec == "R0"
+            )

@@ -203,3 +203,31 @@ async def test_a_closed_journal_refuses_appends(tmp_path: Path) -> None:
     await journal.aclose()
     with pytest.raises(JournalFailed, match="closed"):
         journal.append(2, 1, Tick())
+
+
+async def test_flush_sync_inside_a_running_loop_waits_for_the_writer(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    sequencer = Sequencer(FakeExchange(), journal, clock=ManualClock())
+    sequencer.apply_sync(CreateUser("in-loop"))  # starts the writer thread (a loop runs)
+    journal.flush_sync()
+    with sqlite3.connect(journal_path(tmp_path)) as other:
+        assert other.execute("SELECT count(*) FROM journal").fetchone()[0] == 1
+    await journal.aclose()
+
+
+async def test_a_failed_compaction_does_not_stop_the_journal(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path)
+    journal.append(1, 1, Tick())
+    await journal.wait_durable(1)
+
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN")
+        raise sqlite3.OperationalError("disk I/O error during compaction")
+
+    with journal._cond:
+        journal._tasks.append(broken)
+        journal._cond.notify()
+    journal.append(2, 1, Tick())
+    await asyncio.wait_for(journal.wait_durable(2), 5)
+    assert journal.failed is None
+    await journal.aclose()

@@ -111,6 +111,20 @@ def test_a_snapshot_ahead_of_the_journal_is_not_used(tmp_path: Path) -> None:
     SnapshotStore(tmp_path).write(500, 0, live.snapshot())  # the journal never reached 500
     result = recover(tmp_path, object(), exchange_type=FakeExchange)
     assert result.snapshot_seq == 10 and result.last_seq == 22
+    # deleted: once new commands reach seq 500 it would look valid for another history
+    assert [info.seq for info in SnapshotStore(tmp_path).list()] == [10]
+
+
+def test_snapshots_past_a_dropped_corrupt_tail_are_deleted(tmp_path: Path) -> None:
+    write_journal(tmp_path, commands(40), snapshot_at=(10, 30))
+    with sqlite3.connect(journal_path(tmp_path)) as db:
+        db.execute("UPDATE journal SET crc = crc + 1 WHERE seq = 20")
+    fed: list[int] = []
+    result = recover(tmp_path, object(), exchange_type=FakeExchange, views_last_seq=15,
+                     on_events=lambda seq, ts, events: fed.append(seq))
+    assert result.snapshot_seq == 10 and result.last_seq == 19 and result.dropped == 23
+    assert fed == [16, 17, 18, 19]
+    assert [info.seq for info in SnapshotStore(tmp_path).list()] == [10]
 
 
 def test_no_snapshot_and_a_compacted_journal_refuses_to_start(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ def test_list_is_newest_first_and_ignores_temp_files(tmp_path: Path) -> None:
     store = SnapshotStore(tmp_path)
     for seq in (5, 100, 20):
         store.write(seq, 0, b"x")
-    (store.dir / "snapshot-00000000000000000200.tmp").write_bytes(b"half")
+    (store.dir / "snapshot-00000000000000000200.4242.tmp").write_bytes(b"half")
     assert [info.seq for info in store.list()] == [100, 20, 5]
 
 
@@ -59,12 +59,13 @@ def test_prune_keeps_the_newest_k(tmp_path: Path) -> None:
     assert [info.seq for info in store.list()] == [4, 3]
 
 
-async def test_snapshotter_snapshots_every_n_commands_and_compacts_the_journal(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "in-process"])
+async def test_snapshotter_snapshots_every_n_commands_and_compacts_the_journal(tmp_path: Path, fork: bool) -> None:
     journal = Journal.open(tmp_path)
     exchange = FakeExchange()
     sequencer = Sequencer(exchange, journal, clock=ManualClock())
     store = SnapshotStore(tmp_path, keep=2)
-    snapshotter = Snapshotter(exchange, journal, store, every_commands=10, every_seconds=1e9)
+    snapshotter = Snapshotter(exchange, journal, store, every_commands=10, every_seconds=1e9, fork=fork)
     sequencer.add_after_apply(snapshotter.after_apply)
     for i in range(1, 36):
         await sequencer.submit(Deposit(1, "BTC", i))
@@ -76,6 +77,38 @@ async def test_snapshotter_snapshots_every_n_commands_and_compacts_the_journal(t
     assert reopened.compacted_through() == 20  # records the oldest kept snapshot covers
     assert reopened.first_seq() == 21
     reopened.close()
+    # the file holds the state as of its seq, not as of when the child happened to run
+    restored = FakeExchange.restore(None, store.load(store.list()[0]).payload)
+    assert restored.applied == [] and restored.chain == snapshot_chain_at(30)
+
+
+def snapshot_chain_at(seq: int) -> str:
+    exchange = FakeExchange()
+    clock = ManualClock()
+    for i in range(1, seq + 1):
+        exchange.apply(Deposit(1, "BTC", i), seq=i, ts=clock.now_ms())
+    return exchange.chain
+
+
+class Unserializable(FakeExchange):
+    def snapshot(self) -> bytes:
+        raise RuntimeError("cannot serialize")
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked", "in-process"])
+async def test_a_failed_snapshot_leaves_no_file_and_the_sequencer_goes_on(tmp_path: Path, fork: bool) -> None:
+    journal = Journal.open(tmp_path)
+    exchange = Unserializable()
+    sequencer = Sequencer(exchange, journal, clock=ManualClock())
+    store = SnapshotStore(tmp_path)
+    snapshotter = Snapshotter(exchange, journal, store, every_commands=2, fork=fork)
+    sequencer.add_after_apply(snapshotter.after_apply)
+    for _ in range(4):
+        await sequencer.submit(Tick())
+        await snapshotter.wait()
+    assert store.list() == [] and list(store.dir.glob("*.tmp")) == []
+    assert sequencer.last_seq == 4
+    await sequencer.close()
 
 
 async def test_compaction_never_passes_the_floor(tmp_path: Path) -> None:

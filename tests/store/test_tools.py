@@ -89,3 +89,13 @@ def test_offline_writes_are_refused_while_a_server_holds_the_directory(tmp_path:
         apply_offline(tmp_path, [CreateUser("x")], object(), exchange_type=FakeExchange)
     running.close()
     apply_offline(tmp_path, [CreateUser("x")], object(), exchange_type=FakeExchange)
+
+
+def test_a_file_that_is_not_a_journal_is_a_verify_error(tmp_path: Path) -> None:
+    journal_path(tmp_path).write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(VerifyError, match="unreadable"):
+        verify(tmp_path, object(), exchange_type=FakeExchange)
+    with pytest.raises(VerifyError, match="unreadable"):
+        export(tmp_path, io.BytesIO())
+    with pytest.raises(VerifyError, match="no data directory"):
+        verify(tmp_path / "missing", object(), exchange_type=FakeExchange)

@@ -14,6 +14,8 @@ Rules this module keeps (the exchange validates commands before it calls in here
 - stops trigger on the last trade price after each taker finished, cascading until no stop
   triggers (``run_triggers``); a triggered STOP/TRAILING STOP becomes an EXCHANGE MARKET order,
   a STOP LIMIT an EXCHANGE LIMIT at ``price_aux_limit``, keeping its id (TYPE_PREV = old type);
+  a trailing stop whose price followed the market and is still pending gets one OrderUpdated
+  at the end of the command with its new price;
 - OCO: the limit leg and the stop leg name each other in ``placed_id``; the first fill of one
   leg, the triggering of the stop leg, or the cancel/expiry of either cancels the other;
 - a market order that runs out of liquidity closes with ``CANCELED`` (after its fills:
@@ -198,6 +200,17 @@ class Engine:
         best = ms.bids.best()
         return best is not None and (order.kind == MARKET or best >= order.price)
 
+    def _crosses_visible(self, ms: MarketState, order: Order) -> bool:
+        """Whether ``order`` would take a visible (not hidden) resting order now."""
+        side = ms.asks if order.is_buy else ms.bids
+        for price in side.prices():
+            if order.kind != MARKET and (
+                    (price > order.price) if order.is_buy else (price < order.price)):
+                return False
+            if any(not o.hidden for o in side.levels[price].orders()):
+                return True
+        return False
+
     def execute(
         self, batch: Batch, ms: MarketState, order: Order, announce: Announce | None
     ) -> None:
@@ -223,7 +236,8 @@ class Engine:
                 order.price = best
         if announce is not None:
             events.append(announce(order.state()))
-        if order.post_only and crossing:
+        if order.post_only and crossing and self._crosses_visible(ms, order):
+            # spec §6.1: post-only trades only as maker, except against hidden orders
             self.close(batch, order, POSTONLY_CANCELED)
             return
         if kind == FOK and not self.fillable(ms, order.is_buy, order.remaining, order.price):
@@ -401,10 +415,17 @@ class Engine:
         while stops.orders and ms.last_price is not None:
             fired = stops.triggered(ms.last_price)
             if not fired:
-                return
+                break
             for order in fired:
                 if not order.closed:
                     self._trigger(batch, ms, order)
+        if stops.moved:
+            # trailing stops that followed the market and are still pending: their new price
+            for order in stops.moved.values():
+                if order.stop_pending:
+                    order.updated_ts = batch.ts
+                    batch.events.append(OrderUpdated(order.state()))
+            stops.moved = {}
 
     def _trigger(self, batch: Batch, ms: MarketState, order: Order) -> None:
         self.cancel_partner(batch, order)  # an OCO stop leg that triggers cancels the limit leg
@@ -426,8 +447,3 @@ class Engine:
             return
         self.set_hold(batch, order, need)
         self.execute(batch, ms, order, OrderUpdated)
-
-    def place_stop(self, batch: Batch, ms: MarketState, order: Order) -> None:
-        """Register a pending stop; it triggers at once if the last price is already there."""
-        ms.stops.add(order, ms.reference_price())
-        self.run_triggers(batch, ms)

@@ -4,8 +4,8 @@
   price; STOP becomes a market order, STOP LIMIT a limit order at ``price_aux_limit``.
 - A trailing stop keeps ``trail_ref``, the best last price seen since it was placed (highest
   for a sell, lowest for a buy), and its trigger price ``price`` = ``trail_ref`` ∓
-  ``price_trailing``; it triggers like a stop at that price. Trailing prices move silently
-  (no event per move); the order's PRICE is current whenever it is read or next reported.
+  ``price_trailing``; it triggers like a stop at that price. Stops whose trigger moved during a
+  command are kept in ``moved`` so the engine reports each once (OrderUpdated) at its end.
 - Fixed stops sit in two heaps with lazy deletion: an entry ``(key, seq, order id)`` is live only
   while the order is still pending with that ``stop_seq``. Triggered orders are returned sorted by
   order id, so the outcome never depends on heap layout (and a restored state triggers alike).
@@ -19,13 +19,14 @@ from venue.core.book import TRAILING_STOP, Order
 
 
 class StopBook:
-    __slots__ = ("buys", "sells", "trailing", "orders", "_seq")
+    __slots__ = ("buys", "sells", "trailing", "orders", "moved", "_seq")
 
     def __init__(self) -> None:
         self.buys: list[tuple[int, int, int]] = []  # (price, seq, id): lowest trigger on top
         self.sells: list[tuple[int, int, int]] = []  # (-price, seq, id): highest trigger on top
         self.trailing: dict[int, Order] = {}  # insertion (placement) order
         self.orders: dict[int, Order] = {}  # every pending stop of the market, by id
+        self.moved: dict[int, Order] = {}  # trailing stops whose price moved, in move order
         self._seq = 0
 
     def __len__(self) -> int:
@@ -56,13 +57,10 @@ class StopBook:
     def observe(self, price: int) -> None:
         """A trade at ``price``: trailing stops follow the market."""
         for order in self.trailing.values():
-            if order.is_buy:
-                if price < order.trail_ref:
-                    order.trail_ref = price
-                    order.price = _trail_price(order)
-            elif price > order.trail_ref:
+            if (price < order.trail_ref) if order.is_buy else (price > order.trail_ref):
                 order.trail_ref = price
                 order.price = _trail_price(order)
+                self.moved[order.id] = order
 
     def triggered(self, last: int) -> list[Order]:
         """Pop every stop the last price ``last`` triggers, oldest order id first."""

@@ -1,9 +1,10 @@
 """Administration: accounts, API keys and deposits, over a loopback-only HTTP endpoint.
 
-The CLI (``venue account create``, ``venue deposit``) talks to a running server through
-``POST /admin/account`` and ``POST /admin/deposit``. Both refuse any client that is not on the
-loopback interface and any request without the admin token, which lives in the data directory
-(``admin.token``, file mode 0600): whoever may read the data directory may administer the
+The CLI (``venue account create``, ``venue deposit``, ``venue key create|revoke``) talks to a
+running server through ``POST /admin/account``, ``/admin/deposit``, ``/admin/key`` and
+``/admin/key/revoke``. They refuse any client that is not on the loopback interface and any
+request without the admin token, which lives in the data directory (``admin.token``, file
+mode 0600): whoever may read the data directory may administer the
 exchange, nobody else. ``server.json`` beside it tells the CLI where the running server listens.
 
 API keys and secrets are drawn here with ``secrets`` (the core draws no randomness) and passed
@@ -26,8 +27,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from venue.core.commands import Command, CreateApiKey, CreateUser, Deposit
-from venue.core.events import Event
+from venue.core.commands import Command, CreateApiKey, CreateUser, Deposit, RevokeApiKey
+from venue.core.events import Event, RequestRejected, UserCreated
 from venue.core.numbers import NumberError, parse_amount, to_text
 from venue.core.symbols import Registry
 
@@ -126,7 +127,9 @@ def parse_deposits(registry: Registry, deposits: Mapping[str, object]) -> list[t
         try:
             raw = parse_amount(amount)
         except NumberError as exc:
-            raise AdminError(f"deposit amount for {currency} must be a number, was {amount!r}") from exc
+            raise AdminError(
+                f"deposit amount for {currency} must be a number, was {amount!r}"
+            ) from exc
         if raw <= 0:
             raise AdminError(f"deposit amount for {currency} must be positive, was {amount}")
         parsed.append((currency, raw))
@@ -141,16 +144,16 @@ def check_wallet(wallet: str) -> str:
 
 def _rejection(events: list[Event]) -> str | None:
     for event in events:
-        if type(event).__name__ == "RequestRejected":
-            return str(getattr(event, "text", "rejected"))
+        if isinstance(event, RequestRejected):
+            return event.text
     return None
 
 
 def user_id_of(events: list[Event]) -> int:
     """The id in the ``UserCreated`` event of a ``CreateUser`` command."""
     for event in events:
-        if type(event).__name__ == "UserCreated":
-            return int(getattr(event, "user_id"))
+        if isinstance(event, UserCreated):
+            return event.user_id
     raise AdminError(_rejection(events) or "the account was not created")
 
 
@@ -165,6 +168,16 @@ Submit = Callable[[Command], Awaitable[list[Event]]]
 SubmitSync = Callable[[Command], list[Event]]
 
 
+def _account_setup(
+    user_id: int, funds: list[tuple[str, int]], wallet: str
+) -> tuple[Credentials, list[Command]]:
+    """Fresh credentials and the commands that store the key and make the deposits."""
+    key, secret = new_api_credentials()
+    commands: list[Command] = [CreateApiKey(user_id, key, secret, ALL_PERMISSIONS, label="venue cli")]
+    commands += [Deposit(user_id, cur, raw, wallet=wallet, method="admin") for cur, raw in funds]
+    return Credentials(user_id, key, secret), commands
+
+
 async def create_account(
     submit: Submit,
     registry: Registry,
@@ -177,11 +190,10 @@ async def create_account(
     check_wallet(wallet)
     _check_name(name)
     user_id = user_id_of(await submit(CreateUser(name=name)))
-    key, secret = new_api_credentials()
-    raise_if_rejected(await submit(CreateApiKey(user_id, key, secret, ALL_PERMISSIONS, label="venue cli")))
-    for currency, raw in funds:
-        raise_if_rejected(await submit(Deposit(user_id, currency, raw, wallet=wallet, method="admin")))
-    return Credentials(user_id, key, secret)
+    credentials, commands = _account_setup(user_id, funds, wallet)
+    for command in commands:
+        raise_if_rejected(await submit(command))
+    return credentials
 
 
 def create_account_sync(
@@ -196,11 +208,31 @@ def create_account_sync(
     check_wallet(wallet)
     _check_name(name)
     user_id = user_id_of(submit(CreateUser(name=name)))
-    key, secret = new_api_credentials()
-    raise_if_rejected(submit(CreateApiKey(user_id, key, secret, ALL_PERMISSIONS, label="venue cli")))
-    for currency, raw in funds:
-        raise_if_rejected(submit(Deposit(user_id, currency, raw, wallet=wallet, method="admin")))
-    return Credentials(user_id, key, secret)
+    credentials, commands = _account_setup(user_id, funds, wallet)
+    for command in commands:
+        raise_if_rejected(submit(command))
+    return credentials
+
+
+def key_command(exchange: Any, name: str) -> tuple[Credentials, CreateApiKey]:
+    """A new all-permissions key for the existing account ``name``: credentials and command."""
+    user = exchange.user_by_name(name)
+    if user is None:
+        raise AdminError(f"no account named {name!r}")
+    credentials, commands = _account_setup(user.user_id, [], "exchange")
+    command = commands[0]
+    assert isinstance(command, CreateApiKey)
+    return credentials, command
+
+
+def revoke_command(exchange: Any, key: str) -> RevokeApiKey:
+    """The ``RevokeApiKey`` for an existing, not yet revoked key."""
+    info = exchange.api_key(key)
+    if info is None:
+        raise AdminError("no such API key")
+    if info.revoked:
+        raise AdminError("the API key is already revoked")
+    return RevokeApiKey(key)
 
 
 def _check_name(name: str) -> None:
@@ -304,5 +336,29 @@ def add_routes(app: web.Application, ctx: Any) -> None:
             return _refusal(str(exc), 400)
         return _answer(deposit_summary(command))
 
+    async def key(request: web.Request) -> web.Response:
+        body = await _admin_body(request, ctx.admin_token)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            credentials, command = key_command(ctx.exchange, str(body.get("name", "")))
+            raise_if_rejected(await ctx.submit(command))
+        except AdminError as exc:
+            return _refusal(str(exc), 400)
+        return _answer(credentials.as_json())
+
+    async def revoke(request: web.Request) -> web.Response:
+        body = await _admin_body(request, ctx.admin_token)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            command = revoke_command(ctx.exchange, str(body.get("key", "")))
+            raise_if_rejected(await ctx.submit(command))
+        except AdminError as exc:
+            return _refusal(str(exc), 400)
+        return _answer({"revoked": command.key})
+
     app.router.add_post("/admin/account", account)
     app.router.add_post("/admin/deposit", deposit)
+    app.router.add_post("/admin/key", key)
+    app.router.add_post("/admin/key/revoke", revoke)

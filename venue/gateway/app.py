@@ -29,7 +29,7 @@ from aiohttp import web
 
 from venue.config import Settings
 from venue.core.commands import Command
-from venue.core.events import Event
+from venue.core.events import Event, OrderAccepted, TradeExecuted
 from venue.core.symbols import Registry
 from venue.gateway.clock import Clock
 from venue.gateway.ratelimit import RateLimiter
@@ -58,10 +58,9 @@ class ServerStats:
     def on_events(self, seq: int, ts: int, events: list[Event]) -> None:
         """Sequencer listener: count accepted orders and executed trades."""
         for event in events:
-            name = type(event).__name__
-            if name == "OrderAccepted":
+            if isinstance(event, OrderAccepted):
                 self.orders += 1
-            elif name == "TradeExecuted":
+            elif isinstance(event, TradeExecuted):
                 self.trades += 1
 
 

@@ -4,7 +4,7 @@ Data path (design.md "Performance shape", stack-bench §2d)::
 
     sequencer listener (seq, ts, events)  ─▶  Hub.on_events: note touched symbols and trades,
                                               schedule one publish for this loop tick
-    Hub._publish (call_soon)              ─▶  per stream with subscribers: compute the update
+    Hub.publish (call_soon)               ─▶  per stream with subscribers: compute the update
                                               (book: TopBook.updates(), trades: te/tu, …),
                                               render its body ONCE per format variant in use,
                                               hand it to every subscriber's WsSession
@@ -16,10 +16,14 @@ Invariants:
 - **no gap**: a subscriber's snapshot is taken from the stream's own "as last sent" state in the
   same synchronous step that registers it, so every later update applies to exactly the
   snapshot it received (books: ``views.books.TopBook``; trades: the stream's ring of recent
-  trades; ticker and candles: the last values sent);
+  trades). Ticker and candle frames are whole values that replace what they name (a ticker, a
+  candle by MTS), so their snapshots can be read fresh from the views;
 - views are read only from the deferred publish, never inside the sequencer listener: by then
   every listener of the released commands (the views first of all) has run;
 - F1 book streams change only on the 2-second timer, F0 streams on every publish;
+- book updates put every deletion before any addition (a level can change sides between two
+  updates), and the ``cs`` frame that follows them is computed with ``channels.book_checksum``
+  from the same digits the rows were written with (§7.5);
 - a connection whose unsent bytes exceed ``max_buffer`` is closed with 1008 "slow consumer"
   instead of buffering without bound (websockets' broadcast advice: never block the fan-out).
 """
@@ -93,11 +97,16 @@ class _BookStream(_Stream):
         self.tracker = tracker
         self.dirty = False
 
+    def checksum_body(self) -> bytes:
+        """The ``"cs"`` body for the view the subscribers hold (§7.5), from the wire digits."""
+        bids, asks = self.tracker.sides()
+        return ch.render_checksum(ch.book_checksum(self.spec.prec, bids, asks))
+
     def snapshot(self, session: WsSession, sub: Subscription, ts: int) -> None:
         bids, asks = self.tracker.sides()
         session.send_channel(sub, ch.render_book_snapshot(self.spec.prec, bids, asks, session.format), ts)
         if session.checksums:
-            session.send_channel(sub, ch.render_checksum(self.tracker.checksum()), ts)
+            session.send_channel(sub, ch.render_checksum(ch.book_checksum(self.spec.prec, bids, asks)), ts)
 
     def publish(self, ts: int) -> None:
         """Bring the subscribers' view up to date: update rows, then the checksum (§7.5)."""
@@ -118,7 +127,7 @@ class _BookStream(_Stream):
                 session.send_channel(sub, body, ts)
             if session.checksums:
                 if checksum is None:
-                    checksum = ch.render_checksum(self.tracker.checksum())
+                    checksum = self.checksum_body()
                 session.send_channel(sub, checksum, ts)
 
 
@@ -211,11 +220,15 @@ class _CandlesStream(_Stream):
 # -- per-connection output -----------------------------------------------------------------------
 
 
+_SHORT_HEADERS = [bytes((0x81, size)) for size in range(126)]  # most channel frames are short
+
+
 def ws_text_frame(payload: bytes) -> bytes:
-    """The header of an unmasked, unfragmented RFC 6455 text frame for ``payload``."""
+    """The header of an unmasked, unfragmented RFC 6455 text frame for ``payload`` (§5.2:
+    FIN + opcode 1, then the 7-bit, 16-bit or 64-bit payload length; servers never mask)."""
     size = len(payload)
     if size < 126:
-        return bytes((0x81, size))
+        return _SHORT_HEADERS[size]
     if size < 65536:
         return struct.pack("!BBH", 0x81, 126, size)
     return struct.pack("!BBQ", 0x81, 127, size)
@@ -259,9 +272,10 @@ class Outlet:
         if transport.is_closing():
             return
         parts: list[bytes] = []
+        append = parts.append
         for frame in frames:
-            parts.append(ws_text_frame(frame))
-            parts.append(frame)
+            append(ws_text_frame(frame))
+            append(frame)
         transport.write(b"".join(parts))
         if transport.get_write_buffer_size() > self.max_buffer:
             self.dropped = True
@@ -376,8 +390,13 @@ class Hub:
                 if symbol in by_symbol:
                     self._dirty[symbol] = None
         if self._dirty and not self._scheduled:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # called outside the event loop (a synchronous replay)
+                self.publish()
+                return
             self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.publish)
+            loop.call_soon(self.publish)
 
     def publish(self) -> None:
         """Send every stream's update for the commands released since the last publish."""
@@ -392,7 +411,10 @@ class Hub:
                     stream.publish(row, ts)
         for symbol in dirty:
             for stream in list(self._by_symbol.get(symbol, ())):
-                self._publish_stream(stream, ts)
+                try:
+                    self._publish_stream(stream, ts)
+                except Exception:  # one stream's bug must not starve the others
+                    log.exception("publishing %s failed", stream.spec)
 
     def _publish_stream(self, stream: _Stream, ts: int) -> None:
         market = self.market

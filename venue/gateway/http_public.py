@@ -1,6 +1,6 @@
 """Public REST endpoints under /v2/ (spec/bitfinex-v2.md §3).
 
-Each handler parses its input with venue/protocol/rest.py (which raises ``ProtocolError`` with
+Each endpoint parses its input with venue/protocol/rest.py (which raises ``ProtocolError`` with
 Bitfinex's code and text, answered by the app's error boundary), reads from the views
 (``ctx.market_data``: books, tickers, candles, stats, trade history) and renders with
 venue/protocol/serialize.py, so field order, lengths and ``null`` placeholders are the spec's.
@@ -45,8 +45,8 @@ def released_seq(ctx: ServerContext) -> int:
 class _Cache:
     """Rendered answers valid until the views move on (see the module docstring).
 
-    Keyed by the request's path and query string; only successful answers are kept (an error
-    is raised before anything is stored), at most ``LIMIT`` of them per seq.
+    Keyed by the request target as sent (path and query, not decoded); only successful answers
+    are kept (an error is raised before anything is stored), at most ``LIMIT`` of them per seq.
     """
 
     LIMIT = 4096  # odd parameter combinations cannot grow it without bound
@@ -78,11 +78,8 @@ def _ctx(request: web.Request) -> ServerContext:
 
 
 def _market_data(ctx: ServerContext) -> Any:
-    data = ctx.market_data
-    if data is None:
-        # only while the views layer is missing: answer, do not crash
-        raise ProtocolError(Code.NOT_READY, "not ready, try later")
-    return data
+    """The views facade (venue/views/market_data.py: books, tickers, candles, stats, history)."""
+    return ctx.market_data
 
 
 def _ticker_values(ctx: ServerContext, symbol: str) -> list[Any]:
@@ -127,7 +124,8 @@ def render_tickers_hist(ctx: ServerContext, path: Params, query: Params) -> byte
     from the views' hourly samples of the best bid and ask (one year back)."""
     parsed = rest.parse_tickers_hist(query, ctx.registry)
     h = parsed.history
-    samples = _market_data(ctx).history.tickers_hist(parsed.symbols, h.start, h.end, h.limit, h.sort)
+    history = _market_data(ctx).history
+    samples = history.tickers_hist(parsed.symbols, h.start, h.end, h.limit, h.sort)
     return dumps([serialize.tickers_hist_row(t.symbol, t.bid, t.ask, t.mts) for t in samples])
 
 
@@ -187,6 +185,53 @@ def render_conf(ctx: ServerContext, path: Params, query: Params) -> bytes:
     return dumps(conf_values(path["keys"], ctx.registry))
 
 
+# -- endpoints of markets venue does not list (derivatives, funding, leaderboards) -----------------
+# The requests are well-formed Bitfinex requests, so they get well-formed answers: no rows. A
+# client polling them (bfxapi offers them all) sees an empty market rather than an error.
+
+_RANKING_KEYS = ("plu_diff", "plu", "plr", "vol")  # §3.12
+
+
+def render_status_deriv(ctx: ServerContext, path: Params, query: Params) -> bytes:
+    """``GET /v2/status/deriv?keys=…|ALL`` (§3.10): venue lists no derivatives → ``[]``."""
+    if not query.get("keys"):
+        raise invalid("keys")
+    return b"[]"
+
+
+def render_status_deriv_hist(ctx: ServerContext, path: Params, query: Params) -> bytes:
+    """``GET /v2/status/deriv/{key}/hist`` (§3.10): no derivatives → ``[]``."""
+    if path["section"] != "hist":
+        raise invalid("section")
+    rest.parse_history(query, "status_deriv_hist")
+    return b"[]"
+
+
+def render_liquidations(ctx: ServerContext, path: Params, query: Params) -> bytes:
+    """``GET /v2/liquidations/hist`` (§3.11): no margin liquidations → ``[]``."""
+    rest.parse_history(query, "liquidations")
+    return b"[]"
+
+
+def render_rankings(ctx: ServerContext, path: Params, query: Params) -> bytes:
+    """``GET /v2/rankings/{key}:{tf}:{symbol}/{section}`` (§3.12): no leaderboards → ``[]``."""
+    if path["key"].split(":", 1)[0] not in _RANKING_KEYS:
+        raise invalid("key")
+    if path["section"] not in rest.SECTIONS:
+        raise invalid("section")
+    rest.parse_history(query, "rankings")
+    return b"[]"
+
+
+def render_funding_stats(ctx: ServerContext, path: Params, query: Params) -> bytes:
+    """``GET /v2/funding/stats/{fSYMBOL}/hist`` (§3.13): no funding market yet → ``[]``."""
+    rest.funding_currency(path["symbol"], ctx.registry)
+    if path["section"] != "hist":
+        raise invalid("section")
+    rest.parse_history(query, "funding_stats")
+    return b"[]"
+
+
 # (route, renderer). ``{name}`` matches one non-empty path segment, as in aiohttp's router.
 GET_ROUTES: tuple[tuple[str, Render], ...] = (
     ("/v2/platform/status", render_platform_status),
@@ -198,6 +243,11 @@ GET_ROUTES: tuple[tuple[str, Render], ...] = (
     ("/v2/candles/{key}/{section}", render_candles),
     ("/v2/stats1/{key}/{section}", render_stats1),
     ("/v2/conf/{keys}", render_conf),
+    ("/v2/status/deriv", render_status_deriv),
+    ("/v2/status/deriv/{key}/{section}", render_status_deriv_hist),
+    ("/v2/liquidations/hist", render_liquidations),
+    ("/v2/rankings/{key}/{section}", render_rankings),
+    ("/v2/funding/stats/{symbol}/{section}", render_funding_stats),
 )
 
 
@@ -266,7 +316,8 @@ def _aiohttp_handler(render: Render) -> Handler:
     async def answer(request: web.Request) -> web.Response:
         ctx = _ctx(request)
         query = first_values(request.query.items())
-        return json_response(get_answer(ctx, render, request.match_info, query, request.path_qs))
+        # the target exactly as sent: decoded forms can collide ("a=%26b" and "a=&b")
+        return json_response(get_answer(ctx, render, request.match_info, query, request.raw_path))
 
     answer.__name__ = answer.__qualname__ = render.__name__.replace("render_", "")
     answer.__doc__ = render.__doc__
@@ -287,7 +338,9 @@ async def _post_body(request: web.Request) -> Any:
         raise ProtocolError(Code.PARAMS, "input: invalid") from None
 
 
-def walk_book(levels: list[tuple[int, int, int]], amount: int, limit: int | None, buy: bool) -> tuple[int, int]:
+def walk_book(
+    levels: list[tuple[int, int, int]], amount: int, limit: int | None, buy: bool
+) -> tuple[int, int]:
     """(average price, amount filled) of taking ``amount`` from ``levels`` (best first).
 
     ``levels`` are P0 rows ``(price, count, signed amount)`` of the side that would be taken;
@@ -363,7 +416,8 @@ async def calc_fx(request: web.Request) -> web.Response:
     """``POST /v2/calc/fx`` ``{"ccy1":"BTC","ccy2":"USD"}`` → ``[CURRENT_RATE]`` (§3.15)."""
     ctx = _ctx(request)
     query = rest.parse_fx(request.query, await _post_body(request), ctx.registry)
-    return json_response(dumps(serialize.fx_rate(fx_rate(ctx, query.currency_from, query.currency_to))))
+    rate = fx_rate(ctx, query.currency_from, query.currency_to)
+    return json_response(dumps(serialize.fx_rate(rate)))
 
 
 def add_routes(app: web.Application, ctx: ServerContext) -> None:

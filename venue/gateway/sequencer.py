@@ -40,6 +40,7 @@ class SequencerStopped(RuntimeError):
 
 
 Listener = Callable[[int, int, list[Event]], None]
+_Pending = tuple[int, int, "list[Event] | BaseException", "asyncio.Future[list[Event]] | None"]
 
 
 class ExchangeLike(Protocol):
@@ -94,7 +95,7 @@ class Sequencer:
         self._listeners: list[Listener] = []
         self._after_apply: list[Callable[[int, int], None]] = []
         # Applied but not yet durable: (seq, ts, events or exception, future), in seq order.
-        self._pending: deque[tuple[int, int, list[Event] | BaseException, asyncio.Future[list[Event]] | None]] = deque()
+        self._pending: deque[_Pending] = deque()
         self._released_seq = last_seq
         self._wait_durable = journal is not None and journal.waits_for_durability
         self._failed: BaseException | None = None
@@ -141,8 +142,8 @@ class Sequencer:
         """Apply ``command`` now (synchronously, in call order) and return a future that
         resolves with its events once durable. Lets a caller queue many commands without an
         await between them; they then share one journal commit."""
+        loop = asyncio.get_running_loop()  # before applying: without a loop nothing happens
         seq, ts, result = self._stamp_and_apply(command)
-        loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Event]] = loop.create_future()
         if not self._wait_durable:
             # No journal, or durability "none": release right away (nothing to wait for).
@@ -155,7 +156,10 @@ class Sequencer:
         """Sequence, journal and apply without waiting for durability or an event loop.
 
         For offline tools (venue/store/tools.py) which flush the journal themselves before
-        reporting success. Listeners are called at once."""
+        reporting success. Listeners are called at once, so it must not be mixed with commands
+        still waiting for durability (their listeners would be called out of order)."""
+        if self._pending:
+            raise RuntimeError("apply_sync while submitted commands still wait for durability")
         seq, ts, result = self._stamp_and_apply(command)
         self._release(seq, ts, result, None)
         if isinstance(result, BaseException):

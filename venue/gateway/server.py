@@ -7,7 +7,10 @@ expiry when nobody trades) and a views flush every ``flush_interval_s`` (history
 ``stop()`` undoes all of it in reverse order; it is safe to call twice.
 
 Everything runs on the event loop that called ``start()``; the only thread-safe entry point is
-``submit_threadsafe`` (used by tests and the CLI running the server in a background thread).
+``submit_threadsafe``, for code running on another thread.
+
+On the plain port a ``FastPath`` protocol answers public GETs itself and hands every other
+request to aiohttp (see its docstring); the TLS port is plain aiohttp.
 """
 
 from __future__ import annotations
@@ -67,7 +70,8 @@ class Backend:
         """Release what is applied, let the last snapshot finish, flush the views, close the
         journal and the history."""
         with contextlib.suppress(Exception):
-            await self.sequencer.flush()
+            # bounded: a journal that failed would never become durable
+            await asyncio.wait_for(self.sequencer.flush(), timeout=10)
         if self.snapshotter is not None:
             with contextlib.suppress(Exception):
                 await self.snapshotter.wait()
@@ -105,8 +109,13 @@ def open_backend(settings: Settings, registry: Registry, clock: Clock) -> Backen
     from venue.views.market_data import MarketData
 
     data_dir = settings.data_dir
-    market_data = MarketData(registry, data_dir / HISTORY_FILE)
+    # the journal first: its lock refuses a second process on the same directory
     journal = Journal.open(data_dir, settings.durability)
+    try:
+        market_data = MarketData(registry, data_dir / HISTORY_FILE)
+    except BaseException:
+        journal.close()
+        raise
     try:
         seed_books = hasattr(Exchange, "book_orders")
         views_seq = market_data.history.last_seq() if seed_books else 0
@@ -117,6 +126,12 @@ def open_backend(settings: Settings, registry: Registry, clock: Clock) -> Backen
             views_last_seq=views_seq,
             on_events=market_data.apply,
         )
+        if recovered.views_gap:
+            log.warning(
+                "journal records the views had not stored were compacted away: history and "
+                "candles may miss trades before seq %d",
+                recovered.snapshot_seq,
+            )
         exchange = recovered.exchange
         if seed_books:
             market_data.seed_books(_resting_orders(exchange, registry))
@@ -138,9 +153,12 @@ def open_backend(settings: Settings, registry: Registry, clock: Clock) -> Backen
         raise
     return Backend(sequencer, market_data, journal, snapshotter)
 
+
 # -- the fast path for public GETs ----------------------------------------------------------------
 
 _MAX_HEAD = 16 * 1024  # a longer request head is aiohttp's to refuse (431)
+# An idle keep-alive connection is closed after this long, as aiohttp does with its own.
+KEEPALIVE_TIMEOUT_S = 75.0
 _MAX_WRITE_BUFFER = 4 * 1024 * 1024  # a client that sends and never reads is cut off
 _REASONS = {200: b"OK", 429: b"Too Many Requests", 500: b"Internal Server Error"}
 # Requests that need aiohttp's full HTTP handling: a body, an upgrade, a non-default connection.
@@ -243,9 +261,8 @@ class FastPath:
             if key is not None and not ctx.rate_limiter.allow(ip, key[0], key[1]):
                 return self._response(429, error_body(CODE_RATE_LIMIT, "ratelimit: error"))
         query = http_public.first_values(parse_qsl(raw_query, keep_blank_values=True))
-        cache_key = path + ("?" + raw_query if raw_query else "")
         try:
-            body = http_public.get_answer(ctx, render, path_params, query, cache_key)
+            body = http_public.get_answer(ctx, render, path_params, query, target)
         except ProtocolError as exc:
             return self._response(http_status(exc.code), error_body(int(exc.code), exc.text))
         except Exception:
@@ -265,17 +282,25 @@ class FastPath:
         for connection in list(self.connections):
             connection.close()
 
+    def close_idle(self, now: float, timeout: float = KEEPALIVE_TIMEOUT_S) -> int:
+        """Close the connections that have sent nothing for ``timeout`` seconds; how many."""
+        idle = [c for c in self.connections if now - c.last_active >= timeout]
+        for connection in idle:
+            connection.close()
+        return len(idle)
+
 
 class _FastProtocol(asyncio.Protocol):
     """One connection on the fast path until it is handed to aiohttp (see ``FastPath``)."""
 
-    __slots__ = ("fast", "transport", "buffer", "ip")
+    __slots__ = ("fast", "transport", "buffer", "ip", "last_active")
 
     def __init__(self, fast: FastPath) -> None:
         self.fast = fast
         self.transport: Any = None  # asyncio's or uvloop's transport (not a common base class)
         self.buffer = b""
         self.ip = ""
+        self.last_active = time.monotonic()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
@@ -291,6 +316,7 @@ class _FastProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return
+        self.last_active = time.monotonic()
         buffer = self.buffer + data if self.buffer else data
         while buffer:
             end = buffer.find(b"\r\n\r\n")
@@ -353,7 +379,18 @@ class VenueServer:
     # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> ServerContext:
-        """Open the data, start listening; returns the context handlers share."""
+        """Open the data, start listening; returns the context handlers share.
+
+        If any step fails (port in use, unreadable certificate…) everything opened so far is
+        closed again before the error propagates, so the data directory is not left locked.
+        """
+        try:
+            return await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> ServerContext:
         self.loop = asyncio.get_running_loop()
         data_dir = self.settings.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -404,11 +441,17 @@ class VenueServer:
             self.tls_port = _bound_port(tls_site)
         admin.write_endpoint_file(data_dir, self.settings.host, self.port)
         self._tasks = [
-            asyncio.create_task(self._every(self.settings.tick_interval_s, self._tick), name="tick"),
+            asyncio.create_task(
+                self._every(self.settings.tick_interval_s, self._tick), name="tick"
+            ),
             asyncio.create_task(
                 self._every(self.settings.flush_interval_s, self._flush), name="views-flush"
             ),
         ]
+        if self._fast is not None:
+            self._tasks.append(
+                asyncio.create_task(self._every(15.0, self._close_idle), name="close-idle")
+            )
         return ctx
 
     async def stop(self) -> None:
@@ -495,6 +538,10 @@ class VenueServer:
     async def _tick(self) -> None:
         assert self.ctx is not None
         await self.ctx.submit(Tick())
+
+    async def _close_idle(self) -> None:
+        if self._fast is not None:
+            self._fast.close_idle(time.monotonic())
 
     async def _flush(self) -> None:
         assert self.ctx is not None

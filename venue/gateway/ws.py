@@ -12,7 +12,14 @@ Limits (spec §7.7), all configurable:
 - channels per connection: 30 (``ws_channel_limit``; 0 = none) → ``subscribe: limit`` (10305);
 - an incoming frame above 64 KiB closes the connection with 1009 "message too big" (aiohttp's
   ``max_msg_size``; Bitfinex documents no limit, and no valid request comes near it);
-- unsent output above 4 MiB closes it with 1008 "slow consumer".
+- unsent output above 4 MiB closes it with 1008 "slow consumer" (then aborts if the close
+  handshake does not finish in 5 s: the close frame waits behind the backlog).
+
+The numbers come from ``Settings`` fields ``ws_connections_per_minute``, ``ws_channel_limit``,
+``ws_max_buffer`` and ``ws_max_message`` when it has them (defaults above otherwise), or from a
+``WsLimits`` put in ``ctx.extras["ws_limits"]`` (tests, embedding programs).
+
+On shutdown every connection is told ``20051`` (reconnect) and closed with 1001.
 
 ``broadcast_info(ctx, code, msg)`` queues ``{"event":"info","code":…,"msg":…}`` on every open
 connection (20051 restart, 20060/20061 maintenance), for the admin endpoint and the CLI.
@@ -115,14 +122,14 @@ class ConnectionRate:
         if self.per_minute <= 0:
             return True
         now = self._monotonic()
-        window = self._seen.setdefault(ip, deque())
+        window = self._seen.setdefault(ip, deque())  # the times of its recent connections
         while window and window[0] <= now - 60.0:
             window.popleft()
         if len(window) >= self.per_minute:
             return False
         window.append(now)
         if len(self._seen) > 100_000:  # forget idle IPs rather than grow without bound
-            for key in [k for k, v in self._seen.items() if not v]:
+            for key in [k for k, v in self._seen.items() if v[-1] <= now - 60.0]:
                 del self._seen[key]
         return True
 
@@ -245,7 +252,7 @@ class WsServer:
         """Do what the session asked for after its last input."""
         for request in session.requests_received():
             if isinstance(request, Subscribe):
-                self.hub.subscribe(session, request.subscription)
+                self._subscribe(session, request.subscription)
             elif isinstance(request, Unsubscribe):
                 self.hub.unsubscribe(session, request.subscription)
             elif isinstance(request, Submit):
@@ -257,6 +264,16 @@ class WsServer:
                     if other is not session:
                         for notification in request.notifications:
                             other.receive_broadcast(notification)
+
+    def _subscribe(self, session: WsSession, sub: Any) -> None:
+        try:
+            self.hub.subscribe(session, sub)
+        except Exception:
+            # A bug in reading the views must not kill the connection or leave a channel that
+            # never gets data: log it, forget the channel, answer with the generic failure code.
+            log.exception("subscribing %s failed", sub.spec)
+            self.hub.unsubscribe(session, sub)
+            session.fail_subscription(sub, int(Code.SUB_FAIL), "subscribe: failed")
 
     def submit(self, commands: Sequence[Command]) -> None:
         """Submit in order; tasks start in creation order, so the sequencer stamps them so."""
@@ -375,9 +392,14 @@ async def broadcast_info(ctx: ServerContext, code: int, msg: str) -> int:
     """Tell every open connection ``{"event":"info","code":code,"msg":msg}``; returns how many.
 
     Codes (spec §7.1): 20051 stopping/restarting (clients reconnect), 20060 maintenance starts,
-    20061 maintenance ended (resubscribe advised).
+    20061 maintenance ended (resubscribe advised). Between 20060 and 20061 new connections are
+    greeted with ``"platform":{"status":0}`` (maintenance), as the real exchange does.
     """
     server: WsServer | None = ctx.extras.get(STATE_KEY)
     if server is None:
         return 0
+    if code == int(Code.MAINTENANCE_START):
+        server.session_config.platform_status = 0
+    elif code == int(Code.MAINTENANCE_END):
+        server.session_config.platform_status = 1
     return server.hub.broadcast_info(code, msg)

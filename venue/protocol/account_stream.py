@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, NamedTuple, Protocol, Sequence
 
@@ -71,7 +71,13 @@ from venue.core.numbers import SCALE
 from venue.core.orders import OrderState
 from venue.protocol import orders as order_inputs
 from venue.protocol import serialize
-from venue.protocol.auth import NonceTracker, caps, has_permission, verify_ws_auth
+from venue.protocol.auth import (
+    TEXT_PERMISSION_INVALID,
+    NonceTracker,
+    caps,
+    has_permission,
+    verify_ws_auth,
+)
 from venue.protocol.errors import TEXT_INPUT_INVALID, TEXT_RATE_LIMIT, Code, ProtocolError
 from venue.protocol.wire import num
 
@@ -154,6 +160,11 @@ class StreamLimits:
     calc_rate: int = 8
     calc_burst: int = 8
 
+    @classmethod
+    def off(cls) -> "StreamLimits":
+        """No practical limit: for servers run with rate limits switched off (tests, benches)."""
+        return cls(order_rate=10**9, order_burst=10**9, calc_rate=10**9, calc_burst=10**9)
+
 
 # -- wire words (spec §8.2, §8.3, §5) -----------------------------------------------------------
 
@@ -169,7 +180,6 @@ WALLET_TYPES = ("exchange", "margin", "funding")
 
 TEXT_AUTH_DUP = "auth: dup"
 TEXT_AUTH_INVALID = "auth: invalid"
-TEXT_PERMISSION_INVALID = "permission: invalid"  # same text as REST (protocol/auth.py)
 TEXT_ACTION_DISABLED = "action: disabled"  # what Bitfinex answers for unavailable actions
 
 
@@ -305,8 +315,9 @@ class Outstanding:
 
     def __init__(self, limit: int = 4096) -> None:
         self.limit = limit
-        self._commands: OrderedDict[int, tuple[Command, tuple[Any, ...]]] = OrderedDict()
-        self._owner: dict[int, Command] = {}  # id(command or one of its ops) → the command
+        # id(command) → (command, keys), oldest first (dicts keep insertion order)
+        self._commands: dict[int, tuple[Command, tuple[Any, ...]]] = {}
+        self._owner: dict[int, MultiOp] = {}  # id(op) → the MultiOp holding it
         self._by_key: dict[Any, deque[Command]] = {}
 
     def __len__(self) -> int:
@@ -316,12 +327,13 @@ class Outstanding:
         if len(self._commands) >= self.limit:
             oldest, _ = next(iter(self._commands.values()))
             self.remove(oldest)
-        parts = command.ops if isinstance(command, MultiOp) else (command,)
-        keys = tuple(key for part in parts for key in _command_keys(part))
+        if isinstance(command, MultiOp):
+            keys = tuple(key for op in command.ops for key in _command_keys(op))
+            for op in command.ops:
+                self._owner[id(op)] = command
+        else:
+            keys = _command_keys(command)
         self._commands[id(command)] = (command, keys)
-        self._owner[id(command)] = command
-        for part in parts:
-            self._owner[id(part)] = command
         for key in keys:
             self._by_key.setdefault(key, deque()).append(command)
 
@@ -335,7 +347,8 @@ class Outstanding:
         owner: Command | None = None
         given = getattr(event, "command", None)
         if given is not None:
-            owner = self._owner.get(id(given))
+            entry = self._commands.get(id(given))
+            owner = entry[0] if entry is not None and entry[0] is given else self._owner.get(id(given))
         elif isinstance(event, RequestCompleted):
             for key in _event_keys(event):
                 waiting = self._by_key.get(key)
@@ -350,7 +363,6 @@ class Outstanding:
         entry = self._commands.pop(id(command), None)
         if entry is None:
             return
-        self._owner.pop(id(command), None)
         if isinstance(command, MultiOp):
             for op in command.ops:
                 self._owner.pop(id(op), None)

@@ -8,26 +8,34 @@ What lives here (spec/bitfinex-v2.md §7.3–§7.5, clients.md §4):
   joins the last key/value pair as strings, clients.md §4);
 - ``render_*`` functions turn raw fixed-point rows into the JSON text of one channel message body,
   in one of four ``Format`` variants (the DEC_S and TIME_S conf flags, §7.2);
-- ``render_checksum(cs)`` writes the §7.5 ``"cs"`` body; the value itself comes from
-  ``views.books.TopBook.checksum()``, computed with the same ``to_text`` digits as the rows here.
+- ``book_checksum(prec, bids, asks)`` computes the §7.5 CRC-32 from exactly the digits that
+  ``digits`` writes into the rows, and ``render_checksum`` the ``"cs"`` body.
+
+Decisions where the spec is silent (kept here so they are made once):
+- a bad ``freq`` is 10020 "freq: invalid" (Bitfinex documents no code for it; 10020 is its
+  generic parameter error); a bad candle key is 10300 "key: invalid";
+- channels venue does not serve — ``status`` (no derivatives) — are 10302 "channel: unknown";
+  funding symbols (``fUSD``) are 10300 "symbol: invalid" (no public funding books yet);
+- the checksum of a ``len=1`` book covers the one entry per side the client holds.
 
 Invariants:
-- numbers are rendered with ``core.numbers.to_text`` only: shortest form, no ``.0``, no exponent,
-  so a checksum computed by any client from the received text equals the one we send;
+- numbers are rendered by ``digits`` only (the shortest form of ``core.numbers.to_text``: no
+  ``.0``, no exponent), so a checksum computed by any client from the received text equals the
+  one we send;
 - ``ChannelSpec.key`` identifies the shared data stream: two subscriptions with equal keys receive
   byte-identical bodies (only the chanId prefix and the per-connection seq/ts tail differ).
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-import orjson
-
-from venue.core.numbers import SCALE, to_text
+from venue.core.numbers import SCALE
 from venue.protocol.errors import Code
+from venue.protocol.wire import num_text
 
 # -- codes (spec §7.8) -------------------------------------------------------------------------
 
@@ -68,6 +76,7 @@ TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "3h", "6h", "12h", "1D", "1W", "7D
 DEFAULT_PREC = "P0"
 DEFAULT_FREQ = "F0"
 DEFAULT_LEN = 25
+CHECKSUM_DEPTH = 25  # §7.5: the 25 best entries of each side
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,29 +219,46 @@ def error_reply(code: int, msg: str, request: dict[str, Any] | None = None) -> d
 FORMATS = 4
 PLAIN = 0
 
+_CACHE_LIMIT = 1 << 16
+_digits: dict[int, bytes] = {}
+
 
 def format_of(dec_s: bool, time_s: bool) -> int:
     return (2 if dec_s else 0) | (1 if time_s else 0)
 
 
-def _dec(raw: int, fmt: int) -> str:
-    text = to_text(raw)
-    return f'"{text}"' if fmt & 2 else text
+def digits(raw: int) -> bytes:
+    """The wire digits of a raw 1e-8 value (``wire.num_text``: shortest, no ``.0``, no exponent).
+
+    Book prices and amounts repeat constantly, so the text is cached (bounded: cleared when full,
+    cheaper than LRU bookkeeping on every call). Both the rows and the checksum use this one
+    function, which is what makes the checksum match the digits a client received (§7.5).
+    """
+    text = _digits.get(raw)
+    if text is None:
+        if len(_digits) >= _CACHE_LIMIT:
+            _digits.clear()
+        text = _digits[raw] = num_text(raw)
+    return text
 
 
-def _time(ms: int, fmt: int) -> str:
+def _dec(raw: int, fmt: int) -> bytes:
+    return b'"%b"' % digits(raw) if fmt & 2 else digits(raw)
+
+
+def _time(ms: int, fmt: int) -> bytes:
     if not fmt & 1:
-        return str(ms)
+        return b"%d" % ms
     # TIME_S has no documented format; ISO 8601 in UTC with milliseconds is what the web UI shows.
     moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-    return f'"{moment.strftime("%Y-%m-%dT%H:%M:%S")}.{ms % 1000:03d}Z"'
+    return f'"{moment.strftime("%Y-%m-%dT%H:%M:%S")}.{ms % 1000:03d}Z"'.encode()
 
 
 _UNIT = SCALE  # raw 1
 BookRow = tuple[int, int, int]  # P*: (price, count, amount); R0: (order_id, price, amount)
 
 
-def book_row_text(prec: str, row: BookRow, fmt: int) -> str:
+def book_row_text(prec: str, row: BookRow, fmt: int) -> bytes:
     """One book entry: ``[PRICE,COUNT,AMOUNT]`` (P*) or ``[ORDER_ID,PRICE,AMOUNT]`` (R0).
 
     A deletion (COUNT 0 for P*, PRICE 0 for R0) is written with AMOUNT exactly 1 or -1 (§7.4),
@@ -240,75 +266,102 @@ def book_row_text(prec: str, row: BookRow, fmt: int) -> str:
     """
     if prec == "R0":
         if row[1] == 0:
-            return f"[{row[0]},0,{_dec(_UNIT if row[2] > 0 else -_UNIT, fmt)}]"
-        return f"[{row[0]},{_dec(row[1], fmt)},{_dec(row[2], fmt)}]"
+            return b"[%d,0,%b]" % (row[0], _dec(_UNIT if row[2] > 0 else -_UNIT, fmt))
+        return b"[%d,%b,%b]" % (row[0], _dec(row[1], fmt), _dec(row[2], fmt))
     if row[1] == 0:
-        return f"[{_dec(row[0], fmt)},0,{_dec(_UNIT if row[2] > 0 else -_UNIT, fmt)}]"
-    return f"[{_dec(row[0], fmt)},{row[1]},{_dec(row[2], fmt)}]"
+        return b"[%b,0,%b]" % (_dec(row[0], fmt), _dec(_UNIT if row[2] > 0 else -_UNIT, fmt))
+    return b"[%b,%d,%b]" % (_dec(row[0], fmt), row[1], _dec(row[2], fmt))
 
 
 def render_book_snapshot(prec: str, bids: Sequence[BookRow], asks: Sequence[BookRow], fmt: int) -> bytes:
     """Snapshot body: bids best-first then asks best-first (§7.4; Node's checksum needs it)."""
-    rows = ",".join(book_row_text(prec, r, fmt) for r in (*bids, *asks))
-    return f"[{rows}]".encode()
+    return b"[%b]" % b",".join([book_row_text(prec, r, fmt) for r in (*bids, *asks)])
 
 
 def render_book_update(prec: str, rows: Sequence[BookRow], fmt: int, bulk: bool) -> list[bytes]:
     """Update bodies: one per row, or one list of rows with BULK_UPDATES (§7.2)."""
     texts = [book_row_text(prec, r, fmt) for r in rows]
     if bulk and len(texts) > 1:
-        return [f"[{','.join(texts)}]".encode()]
-    return [t.encode() for t in texts]
+        return [b"[%b]" % b",".join(texts)]
+    return texts
 
 
 def book_deletion(key: int, is_bid: bool) -> BookRow:
     """The row that removes a level (COUNT 0, AMOUNT ±1) or a raw order (PRICE 0, AMOUNT ±1)."""
     # The key sits first in both layouts and the middle field is 0 in both (§7.4).
-    return (key, 0, 100_000_000 if is_bid else -100_000_000)
+    return (key, 0, _UNIT if is_bid else -_UNIT)
+
+
+_entries: dict[tuple[bool, int, int], bytes] = {}
+
+
+def _entry(raw: bool, key: int, amount: int) -> bytes:
+    """``key:amount`` of one checksum entry (cached: a view barely changes between updates)."""
+    cache_key = (raw, key, amount)
+    text = _entries.get(cache_key)
+    if text is None:
+        if len(_entries) >= _CACHE_LIMIT:
+            _entries.clear()
+        key_text = b"%d" % key if raw else digits(key)
+        text = _entries[cache_key] = b"%b:%b" % (key_text, digits(amount))
+    return text
+
+
+def book_checksum(prec: str, bids: Sequence[BookRow], asks: Sequence[BookRow]) -> int:
+    """§7.5: CRC-32 of the 25 best bids and asks interleaved, as a signed 32-bit integer.
+
+    ``key:amount`` per entry, bid0 ask0 bid1 ask1 …; the key is the price for P* books and the
+    order id for R0; ask amounts stay negative; a shorter side simply stops contributing. The
+    digits come from ``digits``, the function that writes them on the wire, so the value is
+    exactly what a client computes from the text.
+    """
+    raw = prec == "R0"
+    bid_parts = [_entry(raw, r[0], r[2]) for r in bids[:CHECKSUM_DEPTH]]
+    ask_parts = [_entry(raw, r[0], r[2]) for r in asks[:CHECKSUM_DEPTH]]
+    common = min(len(bid_parts), len(ask_parts))
+    parts = [part for pair in zip(bid_parts, ask_parts) for part in pair]
+    parts += bid_parts[common:] or ask_parts[common:]
+    crc = zlib.crc32(b":".join(parts))
+    return crc - (1 << 32) if crc & 0x80000000 else crc
 
 
 def render_checksum(checksum: int) -> bytes:
-    return b'"cs",' + str(checksum).encode()
+    return b'"cs",%d' % checksum
 
 
 TradeRow = tuple[int, int, int, int]  # (id, mts, amount, price)
 
 
-def trade_row_text(row: TradeRow, fmt: int) -> str:
-    return f"[{row[0]},{_time(row[1], fmt)},{_dec(row[2], fmt)},{_dec(row[3], fmt)}]"
+def trade_row_text(row: TradeRow, fmt: int) -> bytes:
+    return b"[%d,%b,%b,%b]" % (row[0], _time(row[1], fmt), _dec(row[2], fmt), _dec(row[3], fmt))
 
 
-def render_trades_snapshot(rows: Sequence[TradeRow], fmt: int) -> bytes:
+def render_trades_snapshot(rows: Iterable[TradeRow], fmt: int) -> bytes:
     """Most recent first (§7.4)."""
-    return f"[{','.join(trade_row_text(r, fmt) for r in rows)}]".encode()
+    return b"[%b]" % b",".join([trade_row_text(r, fmt) for r in rows])
 
 
 def render_trade_update(kind: str, row: TradeRow, fmt: int) -> bytes:
     """``"te",[…]`` or ``"tu",[…]`` — the same trade twice (§7.4: both carry the same ID today)."""
-    return f'"{kind}",{trade_row_text(row, fmt)}'.encode()
+    return b'"%b",%b' % (kind.encode(), trade_row_text(row, fmt))
 
 
 def render_ticker(values: Sequence[int], fmt: int) -> bytes:
     """``[BID,BID_SIZE,ASK,ASK_SIZE,DAILY_CHANGE,DAILY_CHANGE_RELATIVE,LAST_PRICE,VOLUME,HIGH,LOW]``."""
-    return f"[{','.join(_dec(v, fmt) for v in values)}]".encode()
+    return b"[%b]" % b",".join([_dec(v, fmt) for v in values])
 
 
 CandleRow = tuple[int, int, int, int, int, int]  # (mts, open, close, high, low, volume)
 
 
-def candle_row_text(row: CandleRow, fmt: int) -> str:
-    return f"[{_time(row[0], fmt)},{','.join(_dec(v, fmt) for v in row[1:])}]"
+def candle_row_text(row: Sequence[int], fmt: int) -> bytes:
+    return b"[%b,%b]" % (_time(row[0], fmt), b",".join([_dec(v, fmt) for v in row[1:]]))
 
 
-def render_candles_snapshot(rows: Sequence[CandleRow], fmt: int) -> bytes:
+def render_candles_snapshot(rows: Iterable[Sequence[int]], fmt: int) -> bytes:
     """Newest first (§7.4)."""
-    return f"[{','.join(candle_row_text(r, fmt) for r in rows)}]".encode()
+    return b"[%b]" % b",".join([candle_row_text(r, fmt) for r in rows])
 
 
-def render_candle_update(row: CandleRow, fmt: int) -> bytes:
-    return candle_row_text(row, fmt).encode()
-
-
-def dumps(obj: Any) -> bytes:
-    """JSON text of an event object (orjson keeps dict insertion order)."""
-    return orjson.dumps(obj)
+def render_candle_update(row: Sequence[int], fmt: int) -> bytes:
+    return candle_row_text(row, fmt)

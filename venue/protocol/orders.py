@@ -63,7 +63,9 @@ def _present(payload: Payload, field: str) -> bool:
 def _number(payload: Payload, field: str, parse: Callable[[object], int]) -> int:
     try:
         return parse(payload[field])
-    except (KeyError, NumberError):
+    # core.numbers lets decimal.InvalidOperation (an ArithmeticError) escape for values beyond
+    # Decimal's 28-digit context, e.g. 1e20; that is bad input too, not a crash.
+    except (KeyError, NumberError, ArithmeticError):
         raise invalid(field) from None
 
 

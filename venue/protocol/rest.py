@@ -428,7 +428,7 @@ def parse_trade_average(query: Params, body: Any, registry: Registry) -> TradeAv
     market = trading_market(params.get("symbol"), registry)
     try:
         amount = parse_amount(params["amount"])
-    except (KeyError, NumberError):
+    except (KeyError, NumberError, ArithmeticError):
         raise invalid("amount") from None
     if amount == 0:
         raise invalid("amount")
@@ -437,7 +437,7 @@ def parse_trade_average(query: Params, body: Any, registry: Registry) -> TradeAv
     if params.get(limit_field) is not None:
         try:
             price_limit = parse_price(params[limit_field])
-        except NumberError:
+        except (NumberError, ArithmeticError):
             raise invalid(limit_field) from None
         if price_limit <= 0:
             raise invalid(limit_field)

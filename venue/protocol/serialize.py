@@ -20,6 +20,7 @@ TYPE, PRICE; ID for update/cancel).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Literal, Protocol
@@ -68,6 +69,8 @@ NOTIFICATION_TYPES: dict[str, str] = {
     "acc_wd": "acc_wd-req",
     "acc_dep": "acc_dep",
 }
+
+_DIGITS = re.compile(r"[0-9]{1,19}")  # str.isdigit() also accepts "²", which int() refuses
 
 WITHDRAWAL_TEXT = "Your withdrawal request has been successfully submitted."
 
@@ -191,12 +194,13 @@ def order_echo_from_payload(request: str, payload: object) -> Row:
 
 
 def _int_or_none(value: object) -> int | None:
+    """An id echoed back only if it is one: a non-negative int that JSON encoders can write."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        value = int(value)
+    if isinstance(value, int) and 0 <= value < 1 << 63:
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
     return None
 
 
@@ -205,7 +209,7 @@ def _number_or_none(value: object, parse: Any) -> int | None:
         return None
     try:
         return int(parse(value))
-    except NumberError:
+    except (NumberError, ArithmeticError):
         return None
 
 

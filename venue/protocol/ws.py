@@ -23,22 +23,27 @@ What it keeps:
   are queued; channel-0 frames carry PUB_SEQ then AUTH_SEQ as ``account_stream.Kind`` says.
   With TIMESTAMP too, the time comes last: ``[chanId, …, SEQ, TS]``.
 - **channel 0**: the optional ``AccountStream`` handles ``{"event":"auth"}`` and
-  ``[0, TYPE, null, PAYLOAD]`` inputs; its commands come out as ``Submit`` requests.
+  ``[0, TYPE, null, PAYLOAD]`` inputs; its commands come out as ``Submit`` requests. Its frames
+  are rendered by the account stream (exact-digit JSON numbers): DEC_S and TIME_S change public
+  channel bodies only; SEQ_ALL and TIMESTAMP apply to channel 0 as to every array frame.
 
-Errors are answers, never exceptions: invalid JSON and unknown events are 10000, subscribe and
-unsubscribe errors carry their §7.8 codes and echo the request's fields.
+Errors are answers, never exceptions: invalid JSON is 10000 "json: invalid", an unknown event
+10000 "event: invalid", a bad conf 10050 "conf: invalid", an unknown chanId on unsubscribe 10400
+"unsubscribe: invalid", ``unauth`` 10200 (the account stream cannot drop an authentication);
+subscribe errors carry their §7.8 codes; every error event echoes the request's own fields
+before ``event``/``msg``/``code``, as the real API does.
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
 import orjson
 
 from venue.core.commands import Command
 from venue.core.events import Event
+from venue.protocol.account_stream import Kind
 from venue.protocol.channels import (
     ERR_SUB_LIMIT,
     ERR_SUB_MULTI,
@@ -67,15 +72,6 @@ DEFAULT_CHANNEL_LIMIT = 30  # §7.7: the 2020 docs and Node's ws2_manager; bfxap
 PLATFORM_OPERATIVE = 1
 
 _HB_BODY = b'"hb"'
-
-
-class Kind(enum.Enum):
-    """How a channel-0 frame is numbered under SEQ_ALL (mirrors ``account_stream.Kind``)."""
-
-    EVENT = "event"  # a JSON object: never numbered
-    ACCOUNT = "account"  # PUB_SEQ and AUTH_SEQ appended, both advance
-    NOTICE = "notice"  # PUB_SEQ (advances) and the current AUTH_SEQ (does not)
-    REQUEST = "request"  # only the current AUTH_SEQ; nothing advances
 
 
 # -- what the session hands to the gateway --------------------------------------------------------
@@ -244,6 +240,14 @@ class WsSession:
         else:
             self._outbox.append(frame)
 
+    def fail_subscription(self, sub: Subscription, code: int, msg: str) -> None:
+        """The gateway could not serve ``sub``: forget it and send an error event echoing its
+        request (the ``subscribed`` reply already went out, so the client also sees the chanId
+        in the error and drops it)."""
+        if self.subscriptions.pop(sub.chan_id, None) is not None:
+            del self._by_key[sub.spec.key]
+        self._queue_event(error_reply(code, msg, {**sub.request, "chanId": sub.chan_id}))
+
     def send_info(self, code: int, msg: str) -> None:
         """``{"event":"info","code":…,"msg":…}``: 20051 restart, 20060/20061 maintenance."""
         self._queue_event({"event": "info", "code": code, "msg": msg})
@@ -253,7 +257,7 @@ class WsSession:
     def send_account(self, outgoing: Iterable[Any]) -> None:
         """Queue ``account_stream.Outgoing`` items, numbering channel-0 frames per §7.6."""
         for out in outgoing:
-            kind = Kind(out.kind.value)
+            kind = out.kind
             if kind is Kind.EVENT:
                 self._queue_event(out.message)
                 continue

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from venue.core.commands import CancelOrders, Command, SubmitOrder
-from venue.core.events import Event
+from venue.core.events import Event, RequestRejected
 from venue.core.orders import OrderType
 from venue.core.symbols import Market, Registry
 
@@ -89,7 +89,9 @@ class MarketSim:
             step = -abs(step)
         elif self.reference_ticks - self.mid_ticks > band:
             step = abs(step)
-        self.mid_ticks = max(self.config.levels * self.config.spacing_ticks + 2, self.mid_ticks + step)
+        # never so low that the bid ladder would reach zero
+        floor = self.config.levels * self.config.spacing_ticks + 2
+        self.mid_ticks = max(floor, self.mid_ticks + step)
 
     def quotes(self) -> tuple[list[int], list[int]]:
         """Desired bid and ask prices (raw), best first, on the spacing grid around the mid."""
@@ -120,7 +122,7 @@ class SimCounters:
 
 
 def _rejected(events: list[Event]) -> bool:
-    return any(type(e).__name__ == "RequestRejected" for e in events)
+    return any(isinstance(e, RequestRejected) for e in events)
 
 
 @dataclass(slots=True)

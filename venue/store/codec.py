@@ -179,24 +179,30 @@ class Codec:
                 raise CodecError(f"{body[0]} record lacks required fields")
             values.extend(decoder.defaults[count:])  # written before fields were added
         try:
-            for index, decode in decoder.steps:
-                values[index] = decode(values[index])
+            return decoder.build(values)
         except CodecError:
             raise
         except (TypeError, ValueError, KeyError) as exc:
             raise CodecError(f"{body[0]}: {exc!r}") from None
-        return cls(*values)
 
     def _build_decoder(self, cls: type) -> _ClassDecoder:
+        """Compile one function that checks and converts every field of ``cls`` inline.
+
+        Replay decodes every journal record, so the common field types (int, str, bool and
+        their optionals) are checked with inline ``type(x) is …`` tests instead of a function
+        call per field; other fields call their decoder."""
         hints = typing.get_type_hints(cls)
         fields = dataclasses.fields(cls)
-        steps = []
+        namespace: dict[str, Any] = {"_cls": cls, "_int": _decode_int, "_bad": _bad_type}
+        names = [f"a{i}" for i in range(len(fields))]
+        lines = [f"def build(values):"]
+        if names:
+            lines.append(f"    {', '.join(names)}, = values")
         defaults: list[Any] = []
         required = 0
         for index, f in enumerate(fields):
-            decode = self._decoder_for(hints.get(f.name, Any))
-            if decode is not _identity:
-                steps.append((index, decode))
+            var = names[index]
+            lines.extend(self._check_lines(var, hints.get(f.name, Any), namespace))
             if f.default is not dataclasses.MISSING:
                 defaults.append(f.default)
             elif f.default_factory is not dataclasses.MISSING:
@@ -204,9 +210,33 @@ class Codec:
             else:
                 defaults.append(None)
                 required = index + 1
-        decoder = _ClassDecoder(len(fields), required, tuple(defaults), tuple(steps))
+        lines.append(f"    return _cls({', '.join(names)})")
+        exec("\n".join(lines), namespace)  # noqa: S102 - source built above from field names
+        decoder = _ClassDecoder(len(fields), required, tuple(defaults), namespace["build"])
         self._decoders[cls] = decoder
         return decoder
+
+    def _check_lines(self, var: str, hint: Any, namespace: dict[str, Any]) -> list[str]:
+        """Source lines that check/convert local ``var`` holding a field typed ``hint``."""
+        optional = False
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):
+            args = typing.get_args(hint)
+            members = [a for a in args if a is not type(None)]
+            if len(members) == 1 and len(args) == 2:
+                optional, hint = True, members[0]
+        guard = f"{var} is not None and " if optional else ""
+        if hint is int:
+            return [f"    if {guard}type({var}) is not int: {var} = _int({var})"]
+        if hint in (str, bool):
+            kind = hint.__name__
+            return [f"    if {guard}type({var}) is not {kind}: _bad({var}, {kind!r})"]
+        decode = self._decoder_for(hint)
+        if decode is _identity:
+            return []
+        namespace[f"_f_{var}"] = decode
+        if optional:
+            return [f"    if {var} is not None: {var} = _f_{var}({var})"]
+        return [f"    {var} = _f_{var}({var})"]
 
     def _decoder_for(self, hint: Any) -> Decoder:
         """A function turning the JSON value of a field typed ``hint`` back into its value."""
@@ -261,7 +291,7 @@ class _ClassDecoder:
     size: int  # number of fields
     required: int  # a record must hold at least this many (the rest have defaults)
     defaults: tuple[Any, ...]
-    steps: tuple[tuple[int, Decoder], ...]  # (field index, decoder) for non-identity fields
+    build: Callable[[list[Any]], Any]  # checks the field values and makes the instance
 
 
 def _attrgetter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
@@ -288,6 +318,10 @@ def _expect(kind: type) -> Decoder:
         return value
 
     return check
+
+
+def _bad_type(value: Any, kind: str) -> None:
+    raise CodecError(f"expected {kind}, got {value!r}")
 
 
 def _check_str(value: Any) -> str:

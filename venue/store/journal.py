@@ -153,6 +153,7 @@ class Journal:
         self.last_seq: int = row[0] if row else base
         self.last_ts: int = row[1] if row else 0
         self._durable_seq = self.last_seq
+        self._committed_seq = self.last_seq  # written by the writer thread under _cond
         self._appended_seq = self.last_seq
         # writer hand-off
         self._cond = threading.Condition(threading.Lock())
@@ -239,17 +240,27 @@ class Journal:
             with cond:
                 batch, self._buffer = self._buffer, []
                 tasks, self._tasks = self._tasks, []
+            for task in tasks:
+                # maintenance (compaction) may fail without harming what is journaled
+                try:
+                    task(self._conn)
+                except Exception:
+                    log.exception("journal maintenance task failed (records are intact)")
+                    with contextlib.suppress(Exception):
+                        if self._conn.in_transaction:
+                            self._conn.execute("ROLLBACK")
             try:
                 if batch:
                     self._write(batch)
-                for task in tasks:
-                    task(self._conn)
             except BaseException as exc:  # disk full, I/O error: stop taking commands
                 log.exception("journal writer failed")
                 self._failed = exc
                 self._call_loop(self._notify_failure, exc)
                 return
             if batch:
+                with cond:
+                    self._committed_seq = batch[-1][0]
+                    cond.notify_all()  # flush_sync callers on other threads
                 self._call_loop(self._notify_durable, batch[-1][0])
 
     def _write(self, batch: list[tuple[int, int, bytes]]) -> None:
@@ -275,15 +286,27 @@ class Journal:
             pass
 
     def flush_sync(self) -> None:
-        """Write everything buffered now, in the calling thread (offline tools, no loop)."""
+        """Make everything appended durable before returning (blocking).
+
+        Without a writer thread (offline tools, no loop) the calling thread writes; with one
+        (called from loop code, e.g. an offline tool run inside a loop) it hands the records
+        over and waits for the writer's commit."""
         if self._thread is not None:
-            raise RuntimeError("flush_sync is for a journal without a running writer thread")
+            self._hand_off()
+            target = self._appended_seq
+            with self._cond:
+                self._cond.notify()
+                self._cond.wait_for(lambda: self._committed_seq >= target or self._failed is not None)
+            if self._failed is not None:
+                raise JournalFailed(f"journal cannot write: {self._failed!r}") from self._failed
+            return
         with self._cond:
             batch, self._buffer = self._buffer, []
         batch.extend(self._local)
         self._local = []
         if batch:
             self._write(batch)
+            self._committed_seq = batch[-1][0]
             self._notify_durable(batch[-1][0])
 
     # -- durability notifications (loop thread) --------------------------------------------
@@ -367,7 +390,9 @@ class Journal:
             raise RuntimeError("truncate_after only before the journal starts writing")
         cursor = self._conn.execute("DELETE FROM journal WHERE seq > ?", (seq,))
         dropped = cursor.rowcount
-        self.last_seq = self._appended_seq = self._durable_seq = max(seq, self.compacted_through())
+        self.last_seq = self._appended_seq = self._durable_seq = self._committed_seq = max(
+            seq, self.compacted_through()
+        )
         row = self._conn.execute("SELECT ts FROM journal WHERE seq = ?", (self.last_seq,)).fetchone()
         self.last_ts = row[0] if row else 0
         return dropped

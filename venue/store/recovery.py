@@ -125,7 +125,19 @@ def _recover(
     )
     last_seq = max(last_seq, snapshot_seq or 0)
     last_ts = max(last_ts, snapshot_ts)
+    _discard_snapshots_after(store, last_seq, skipped)
     return Recovered(exchange, last_seq, last_ts, snapshot_seq, replayed, dropped, skipped, views_gap)
+
+
+def _discard_snapshots_after(store: SnapshotStore, last_seq: int, notes: list[str]) -> None:
+    """A snapshot beyond the journal's end holds commands the journal lost (durability os/none
+    and a power cut, or a dropped corrupt tail). New commands will reuse those seqs, so the file
+    would later look valid for a different history: delete it now."""
+    for info in store.list():
+        if info.seq > last_seq:
+            log.warning("deleting %s: beyond the journal's last seq %d", info.path.name, last_seq)
+            info.path.unlink(missing_ok=True)
+            notes.append(f"{info.path.name}: deleted, beyond the journal's last seq {last_seq}")
 
 
 def _starting_point(
@@ -172,7 +184,8 @@ def load_newest_snapshot(
     """The newest snapshot with low ≤ seq ≤ high that loads, restored; None if there is none."""
     for info in store.list():
         if info.seq > high:
-            reason = f"{info.path.name}: ahead of the journal (last seq {high})"
+            # ahead of the journal's end, or newer than the views' position (catch-up)
+            reason = f"{info.path.name}: after seq {high}, the latest usable start"
             if reason not in skipped:
                 skipped.append(reason)
             continue

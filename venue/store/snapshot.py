@@ -11,11 +11,21 @@ half-written anyway (or rotted) fails its length/sha256 check and recovery falls
 previous one (store/recovery.py).
 
 ``Snapshotter`` schedules them from the sequencer's ``after_apply`` hook: every N commands or T
-seconds it takes the bytes synchronously between two commands (the only consistent moment — the
-cost is measured and logged), then in a thread, *after the journal is durable up to that seq*
-(a snapshot must never be ahead of the journal), writes the file, keeps the newest K and
-compacts journal records the oldest kept snapshot covers (never past ``compact_floor()``, e.g.
-the views' last seq, which still need those records to catch up).
+seconds, between two commands (the only consistent moment), it either
+
+- forks (default on POSIX): the child serializes its copy-on-write image of the state with
+  ``Exchange.snapshot()``, writes and fsyncs the temporary file and exits; the sequencer only
+  pauses for ``fork()`` itself (tens of ms even for a large heap, bench/RESULTS-journal.md),
+  instead of the seconds ``snapshot()`` takes for a big book; or
+- (``fork=False``) takes the bytes synchronously and writes them from a thread.
+
+Either way the file is made visible (renamed into place) only *after the journal is durable up
+to that seq* — a snapshot must never be ahead of the journal — then the newest K are kept and
+journal records the oldest kept snapshot covers are compacted (never past ``compact_floor()``,
+e.g. the views' last seq: they still need those records to catch up).
+
+The child process never touches the journal, the loop or logging (``os._exit`` when done), so
+the parent's threads and locks do not matter to it.
 """
 
 from __future__ import annotations
@@ -85,12 +95,24 @@ class SnapshotStore:
 
     def write(self, seq: int, ts: int, payload: bytes, *, sync: bool = True) -> Path:
         """Write one snapshot durably (blocking: call from a thread when the loop runs)."""
+        temp = self.write_temp(seq, ts, payload, sync=sync)
+        return self.publish(temp, seq, sync=sync)
+
+    def temp_path(self, seq: int, owner: int | None = None) -> Path:
+        """The temporary name of snapshot ``seq`` written for process ``owner`` (default: this
+        one) — distinct per process, so a writer orphaned by a killed server can never share a
+        file with the restarted one."""
+        return self.dir / f"{_PREFIX}{seq:020d}.{owner or os.getpid()}.tmp"
+
+    def write_temp(
+        self, seq: int, ts: int, payload: bytes, *, sync: bool = True, temp: Path | None = None
+    ) -> Path:
+        """Write the snapshot file under its temporary name (invisible to ``list``)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         header = orjson.dumps(
             {"seq": seq, "ts": ts, "length": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
         )
-        final = self.dir / f"{_PREFIX}{seq:020d}{_SUFFIX}"
-        temp = final.with_suffix(".tmp")
+        temp = temp or self.temp_path(seq)
         with open(temp, "wb") as out:
             out.write(MAGIC)
             out.write(header)
@@ -99,6 +121,11 @@ class SnapshotStore:
             out.flush()
             if sync:
                 os.fsync(out.fileno())
+        return temp
+
+    def publish(self, temp: Path, seq: int, *, sync: bool = True) -> Path:
+        """Rename a written temporary file into place (atomic), then sync the directory."""
+        final = self.dir / f"{_PREFIX}{seq:020d}{_SUFFIX}"
         os.replace(temp, final)
         if sync:
             _fsync_dir(self.dir)
@@ -170,8 +197,12 @@ class Snapshotter:
         every_seconds: float = 300.0,
         compact: bool = True,
         compact_floor: Callable[[], int] | None = None,
+        fork: bool | None = None,
     ) -> None:
         self.exchange = exchange
+        # fork (default where available): a child process serializes the copy-on-write image of
+        # the state while the sequencer goes on; the loop stalls only for fork() itself.
+        self.fork = hasattr(os, "fork") if fork is None else fork
         self.journal = journal
         self.store = store
         self.every_commands = every_commands
@@ -181,7 +212,7 @@ class Snapshotter:
         self._since = 0
         self._last_time = time.monotonic()
         self._task: asyncio.Task[None] | None = None
-        self.last_take_ms: float = 0.0  # how long the last synchronous snapshot() took
+        self.last_take_ms: float = 0.0  # how long the loop was stalled by the last snapshot
         self.written: list[int] = []  # seqs of snapshots written by this process
 
     def after_apply(self, seq: int, ts: int) -> None:
@@ -193,15 +224,51 @@ class Snapshotter:
             self.take(seq, ts)
 
     def take(self, seq: int, ts: int) -> asyncio.Task[None]:
-        """Snapshot now (synchronously) and persist in the background."""
+        """Snapshot the state as of ``seq`` now; persist in the background."""
+        loop = asyncio.get_running_loop()
+        self._since = 0
+        self._last_time = time.monotonic()
         start = time.perf_counter()
+        if self.fork:
+            temp = self.store.temp_path(seq)
+            pid = self._fork_writer(seq, ts, temp)
+            self.last_take_ms = (time.perf_counter() - start) * 1000
+            log.info("snapshot at seq %d: forked writer %d in %.1f ms", seq, pid, self.last_take_ms)
+            self._task = loop.create_task(self._persist_forked(pid, seq, temp))
+            return self._task
         payload = self.exchange.snapshot()
         self.last_take_ms = (time.perf_counter() - start) * 1000
         log.info("snapshot at seq %d: %d bytes taken in %.1f ms", seq, len(payload), self.last_take_ms)
-        self._since = 0
-        self._last_time = time.monotonic()
-        self._task = asyncio.get_running_loop().create_task(self._persist(seq, ts, payload))
+        self._task = loop.create_task(self._persist(seq, ts, payload))
         return self._task
+
+    def _fork_writer(self, seq: int, ts: int, temp: Path | None = None) -> int:
+        """Fork a child that writes the temporary snapshot file and exits (0 = written)."""
+        self.store.dir.mkdir(parents=True, exist_ok=True)
+        temp = temp or self.store.temp_path(seq)
+        pid = os.fork()
+        if pid == 0:  # the child: touch nothing but the state and the file, never return
+            status = 1
+            try:
+                self.store.write_temp(seq, ts, self.exchange.snapshot(), temp=temp)
+                status = 0
+            finally:
+                os._exit(status)  # no atexit, no finalizers: the parent owns every resource
+        return pid
+
+    async def _persist_forked(self, pid: int, seq: int, temp: Path) -> None:
+        try:
+            _, status = await asyncio.to_thread(os.waitpid, pid, 0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                temp.unlink(missing_ok=True)
+                log.error("snapshot writer for seq %d failed (status %d)", seq, status)
+                return
+            # Never ahead of the journal (see _persist); the file becomes visible only now.
+            await self.journal.wait_durable(seq)
+            await asyncio.to_thread(self.store.publish, temp, seq)
+            await self._after_written(seq)
+        except Exception:
+            log.exception("snapshot at seq %d failed (the journal still has everything)", seq)
 
     async def _persist(self, seq: int, ts: int, payload: bytes) -> None:
         try:
@@ -209,16 +276,20 @@ class Snapshotter:
             # the journal lost.
             await self.journal.wait_durable(seq)
             await asyncio.to_thread(self.store.write, seq, ts, payload)
-            self.written.append(seq)
-            kept = await asyncio.to_thread(self.store.prune)
-            if self.compact and len(kept) >= min(2, self.store.keep):
-                through = kept[-1].seq
-                if self.compact_floor is not None:
-                    through = min(through, self.compact_floor())
-                if through > 0:
-                    self.journal.compact_through(through)
+            await self._after_written(seq)
         except Exception:
             log.exception("snapshot at seq %d failed (the journal still has everything)", seq)
+
+    async def _after_written(self, seq: int) -> None:
+        """Keep the newest K and compact what the oldest kept one covers."""
+        self.written.append(seq)
+        kept = await asyncio.to_thread(self.store.prune)
+        if self.compact and len(kept) >= min(2, self.store.keep):
+            through = kept[-1].seq
+            if self.compact_floor is not None:
+                through = min(through, self.compact_floor())
+            if through > 0:
+                self.journal.compact_through(through)
 
     async def wait(self) -> None:
         """Wait for the snapshot being written, if any (tests, shutdown)."""

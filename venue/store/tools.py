@@ -17,6 +17,7 @@ server's journal (``venue account create --data-dir`` when no server answers).
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -40,11 +41,8 @@ def verify(data_dir: str | Path, registry: Any = None, *, exchange_type: Any = N
     """Replay the journal read-only; return the final state hash (see module docstring)."""
     registry = registry_or_default(registry)
     exchange_type = exchange_type or default_exchange_type()
-    data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise VerifyError(f"no data directory at {data_dir}")
     store = SnapshotStore(data_dir)
-    journal = Journal.open(data_dir, lock=False)
+    journal = _open_for_reading(data_dir)
     try:
         compacted = journal.compacted_through()
         last = journal.last_seq
@@ -68,6 +66,8 @@ def verify(data_dir: str | Path, registry: Any = None, *, exchange_type: Any = N
                     raise VerifyError(f"snapshot {record.seq} differs from the replay up to it")
         except CorruptRecord as exc:
             raise VerifyError(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            raise VerifyError(f"journal database unreadable: {exc}") from None
         return str(exchange.state_hash())
     finally:
         journal.close()
@@ -107,7 +107,7 @@ _SECRET_FIELDS = {"CreateApiKey": ("secret",)}
 
 def export(data_dir: str | Path, out: IO[bytes], *, from_seq: int = 1, secrets: bool = False) -> int:
     """Write the journal as JSON lines to ``out`` (binary); returns the number of records."""
-    journal = Journal.open(data_dir, lock=False)
+    journal = _open_for_reading(data_dir)
     count = 0
     try:
         for record in journal.read_from(from_seq):
@@ -122,9 +122,22 @@ def export(data_dir: str | Path, out: IO[bytes], *, from_seq: int = 1, secrets: 
             count += 1
     except CorruptRecord as exc:
         raise VerifyError(str(exc)) from None
+    except sqlite3.DatabaseError as exc:
+        raise VerifyError(f"journal database unreadable: {exc}") from None
     finally:
         journal.close()
     return count
+
+
+def _open_for_reading(data_dir: str | Path) -> Journal:
+    """The journal without its writer lock (fine beside a running server); a file that is not
+    a journal database is a VerifyError, not a stack trace."""
+    if not Path(data_dir).is_dir():
+        raise VerifyError(f"no data directory at {data_dir}")
+    try:
+        return Journal.open(data_dir, lock=False)
+    except sqlite3.DatabaseError as exc:
+        raise VerifyError(f"journal database unreadable: {exc}") from None
 
 
 @dataclass
