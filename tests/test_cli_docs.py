@@ -35,7 +35,7 @@ IDS = [" ".join(words) for words, _, _ in COMMANDS]
 def test_the_cli_has_the_documented_commands() -> None:
     assert set(IDS) == {
         "serve", "demo", "account create", "deposit", "key create", "key revoke",
-        "journal verify", "journal export",
+        "journal verify", "journal export", "announce",
     }  # fmt: skip
 
 

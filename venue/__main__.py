@@ -1,3 +1,5 @@
+import sys
+
 from venue.cli import main
 
-main()
+sys.exit(main())

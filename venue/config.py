@@ -77,6 +77,11 @@ class Settings:
     admin: bool = True
     # answer public GETs on the plain port without aiohttp's per-request objects (server.py)
     fast_path: bool = True
+    # WebSocket limits (spec §7.7); 0 switches a limit off
+    ws_connections_per_minute: int = 15
+    ws_channel_limit: int = 30
+    ws_max_buffer: int = 4_194_304
+    ws_max_message: int = 65_536
 
     def validate(self) -> "Settings":
         """Return self, or raise ConfigError naming the first bad value."""

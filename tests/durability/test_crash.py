@@ -34,6 +34,7 @@ from venue.store.recovery import recover
 ROOT = Path(__file__).resolve().parents[2]
 LONG = os.environ.get("VENUE_LONG_TESTS") == "1"
 TRIALS = 200 if LONG else 20
+RESTARTS_PER_DIR = 10  # kills (and recoveries) in a row on one data directory
 
 
 def exchange_kind() -> str:
@@ -105,10 +106,13 @@ def test_every_acknowledged_command_survives_kill_9_under_load(tmp_path: Path, d
     exchange_type, registry = exchange_for(kind)
     rng = random.Random(20_26)
     trials = TRIALS // 2
-    data_dir = tmp_path / "data"
     total_acked = 0
     previous_last = 0
     for trial in range(trials):
+        if trial % RESTARTS_PER_DIR == 0:
+            # a fresh directory now and then: each check replays the whole journal from seq 1
+            data_dir = tmp_path / f"data{trial}"
+            previous_last = 0
         start_seq, acked = run_and_kill(data_dir, trial, durability, kind, rng.uniform(0.05, 0.4))
         assert start_seq == previous_last, "a restart must continue exactly where the journal ended"
         recovered = recover(data_dir, registry, exchange_type=exchange_type)

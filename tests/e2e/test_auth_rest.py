@@ -323,8 +323,6 @@ def test_transfer_and_withdrawal_beyond_the_balance_are_refused_without_a_trace(
 def test_settings_alerts_and_addresses_survive_a_restart(server_settings: Any) -> None:
     first = RunningServer(server_settings)
     try:
-        if not hasattr(first.ctx.exchange, "preferences"):
-            pytest.skip("preferences are not wired into core.Exchange yet (see http_auth._preferences)")
         user = first.create_account("carol", {"USD": "1"})
         signed = Signed(first, user[1], user[2])
         signed.post("auth/w/settings/set", {"settings": {"api:kept": [1, "two"]}})

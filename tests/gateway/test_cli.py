@@ -266,3 +266,55 @@ def test_serve_on_a_directory_in_use_is_one_line_on_stderr(
         assert err.startswith("venue: ") and "in use" in err and "Traceback" not in err
     finally:
         server.close()
+
+
+def test_key_create_read_only_grants_no_write_permission(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = RunningServer(_settings(tmp_path))
+    try:
+        _create(tmp_path, capsys, "ivan")
+        assert main(["key", "create", "ivan", "--read-only", "--json", "--data-dir", str(tmp_path)]) == 0
+        made = json.loads(capsys.readouterr().out)
+        key = server.ctx.exchange.api_key(made["api_key"])
+        assert key is not None and not any(write for _, _, write in key.permissions)
+        assert any(read for _, read, _ in key.permissions)
+    finally:
+        server.close()
+
+
+def test_announce_reaches_connected_websocket_clients(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+
+    import aiohttp
+
+    server = RunningServer(_settings(tmp_path))
+    try:
+
+        async def listen(codes: list[int]) -> list[dict[str, object]]:
+            received: list[dict[str, object]] = []
+            async with aiohttp.ClientSession() as session:
+                async with session.ws_connect(server.ws_url) as ws:
+                    hello = json.loads((await ws.receive()).data)
+                    assert hello["event"] == "info" and hello["platform"] == {"status": 1}
+                    for code, what in zip(codes, ("maintenance-start", "maintenance-end")):
+                        args = ["announce", what, "--data-dir", str(tmp_path)]
+                        assert await asyncio.to_thread(main, args) == 0
+                        received.append(json.loads((await ws.receive(timeout=5)).data))
+            return received
+
+        events = asyncio.run(listen([20060, 20061]))
+        assert [(e["event"], e["code"]) for e in events] == [("info", 20060), ("info", 20061)]
+        assert "announced 20060 to 1 connection(s)" in capsys.readouterr().out
+    finally:
+        server.close()
+
+
+def test_announce_without_a_running_server_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tmp_path.mkdir(exist_ok=True)
+    assert main(["announce", "restart", "--data-dir", str(tmp_path)]) == 1
+    assert "nobody to announce to" in capsys.readouterr().err

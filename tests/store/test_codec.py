@@ -149,3 +149,11 @@ def test_a_codec_is_generic_over_registered_dataclasses() -> None:
     codec = Codec([Point])
     assert codec.decode(codec.encode(Point(2**70, ("a", "b")))) == Point(2**70, ("a", "b"))
     assert Point not in DEFAULT_CODEC.types
+
+
+@settings(max_examples=200, deadline=None)
+@given(any_command)
+def test_the_one_call_fast_path_writes_the_same_bytes_as_the_generic_path(command: object) -> None:
+    generic = DEFAULT_CODEC._encode_object(command)
+    generic.insert(0, VERSION)
+    assert encode(command) == orjson.dumps(generic, option=orjson.OPT_SORT_KEYS)

@@ -60,6 +60,9 @@ def to_decimal(value: object) -> Decimal:
 
 def raw_from_decimal(number: Decimal) -> int:
     """A Decimal rounded half-up to 8 decimals, as raw units."""
+    # Checked before quantize: beyond Decimal's 28-digit context quantize raises InvalidOperation.
+    if number.adjusted() > 15:
+        raise NumberError(f"number out of range: {number}")
     raw = int(number.quantize(_QUANTUM, rounding=ROUND_HALF_UP).scaleb(DECIMALS))
     if abs(raw) > MAX_ABS_RAW:
         raise NumberError(f"number out of range: {number}")

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from venue.core.commands import Command, CreateApiKey, CreateUser, Deposit, RevokeApiKey
+from venue.core.commands import Command, CreateApiKey, CreateUser, Deposit
 from venue.core.events import Event, RequestRejected, UserCreated
 from venue.core.numbers import NumberError, parse_amount, to_text
 from venue.core.symbols import Registry
@@ -214,27 +214,6 @@ def create_account_sync(
     return credentials
 
 
-def key_command(exchange: Any, name: str) -> tuple[Credentials, CreateApiKey]:
-    """A new all-permissions key for the existing account ``name``: credentials and command."""
-    user = exchange.user_by_name(name)
-    if user is None:
-        raise AdminError(f"no account named {name!r}")
-    credentials, commands = _account_setup(user.user_id, [], "exchange")
-    command = commands[0]
-    assert isinstance(command, CreateApiKey)
-    return credentials, command
-
-
-def revoke_command(exchange: Any, key: str) -> RevokeApiKey:
-    """The ``RevokeApiKey`` for an existing, not yet revoked key."""
-    info = exchange.api_key(key)
-    if info is None:
-        raise AdminError("no such API key")
-    if info.revoked:
-        raise AdminError("the API key is already revoked")
-    return RevokeApiKey(key)
-
-
 def _check_name(name: str) -> None:
     if not name or len(name) > 64 or not name.isprintable():
         raise AdminError(f"account name must be 1 to 64 printable characters, was {name!r}")
@@ -272,35 +251,39 @@ def _is_loopback(remote: str | None) -> bool:
         return False
 
 
-def _answer(body: object, status: int = 200) -> web.Response:
+def answer(body: object, status: int = 200) -> web.Response:
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
 
 
-def _refusal(text: str, status: int) -> web.Response:
-    return _answer({"error": text}, status)
+def refusal(text: str, status: int) -> web.Response:
+    return answer({"error": text}, status)
 
 
-async def _admin_body(request: web.Request, token: str) -> dict[str, Any] | web.Response:
+async def admin_body(request: web.Request, token: str) -> dict[str, Any] | web.Response:
     """The JSON body of an authorised admin request, or the refusal to send."""
     if not _is_loopback(request.remote):
-        return _refusal("admin: loopback only", 403)
+        return refusal("admin: loopback only", 403)
     given = request.headers.get(TOKEN_HEADER, "")
     if not hmac.compare_digest(given.encode(), token.encode()):
-        return _refusal("admin: token invalid", 403)
+        return refusal("admin: token invalid", 403)
     try:
         body = orjson.loads(await request.read())
     except orjson.JSONDecodeError:
-        return _refusal("admin: body must be a JSON object", 400)
+        return refusal("admin: body must be a JSON object", 400)
     if not isinstance(body, dict):
-        return _refusal("admin: body must be a JSON object", 400)
+        return refusal("admin: body must be a JSON object", 400)
     return body
+
+
+# Info codes the operator may announce to WebSocket clients (spec §7.1, §7.8).
+ANNOUNCE_CODES = frozenset({20051, 20060, 20061})
 
 
 def add_routes(app: web.Application, ctx: Any) -> None:
     """Mount ``POST /admin/account`` and ``POST /admin/deposit`` for ``ctx``'s server."""
 
     async def account(request: web.Request) -> web.Response:
-        body = await _admin_body(request, ctx.admin_token)
+        body = await admin_body(request, ctx.admin_token)
         if isinstance(body, web.Response):
             return body
         try:
@@ -315,11 +298,11 @@ def add_routes(app: web.Application, ctx: Any) -> None:
                 str(body.get("wallet", "exchange")),
             )
         except AdminError as exc:
-            return _refusal(str(exc), 400)
-        return _answer(creds.as_json())
+            return refusal(str(exc), 400)
+        return answer(creds.as_json())
 
     async def deposit(request: web.Request) -> web.Response:
-        body = await _admin_body(request, ctx.admin_token)
+        body = await admin_body(request, ctx.admin_token)
         if isinstance(body, web.Response):
             return body
         try:
@@ -333,32 +316,21 @@ def add_routes(app: web.Application, ctx: Any) -> None:
             )
             raise_if_rejected(await ctx.submit(command))
         except AdminError as exc:
-            return _refusal(str(exc), 400)
-        return _answer(deposit_summary(command))
+            return refusal(str(exc), 400)
+        return answer(deposit_summary(command))
 
-    async def key(request: web.Request) -> web.Response:
-        body = await _admin_body(request, ctx.admin_token)
+    async def announce(request: web.Request) -> web.Response:
+        body = await admin_body(request, ctx.admin_token)
         if isinstance(body, web.Response):
             return body
-        try:
-            credentials, command = key_command(ctx.exchange, str(body.get("name", "")))
-            raise_if_rejected(await ctx.submit(command))
-        except AdminError as exc:
-            return _refusal(str(exc), 400)
-        return _answer(credentials.as_json())
+        code = body.get("code")
+        if code not in ANNOUNCE_CODES:
+            return refusal(f"code must be one of {sorted(ANNOUNCE_CODES)}, was {code!r}", 400)
+        from venue.gateway.ws import broadcast_info
 
-    async def revoke(request: web.Request) -> web.Response:
-        body = await _admin_body(request, ctx.admin_token)
-        if isinstance(body, web.Response):
-            return body
-        try:
-            command = revoke_command(ctx.exchange, str(body.get("key", "")))
-            raise_if_rejected(await ctx.submit(command))
-        except AdminError as exc:
-            return _refusal(str(exc), 400)
-        return _answer({"revoked": command.key})
+        reached = await broadcast_info(ctx, int(code), str(body.get("msg", "")))
+        return answer({"code": code, "connections": reached})
 
     app.router.add_post("/admin/account", account)
     app.router.add_post("/admin/deposit", deposit)
-    app.router.add_post("/admin/key", key)
-    app.router.add_post("/admin/key/revoke", revoke)
+    app.router.add_post("/admin/announce", announce)

@@ -57,7 +57,6 @@ from venue.protocol.wire import dumps, num
 log = logging.getLogger(__name__)
 
 NONCES_EXTRA = "nonces"  # ctx.extras key of the NonceTracker shared with WS auth
-PREFERENCES_EXTRA = "preferences"  # fallback Preferences while the core does not hold one
 HISTORY_EXTRA = "history"  # where the private history view may be registered
 
 TEXT_ACTION_DISABLED = "action: disabled"
@@ -425,25 +424,14 @@ async def movements(req: AuthRequest) -> Any:
 # -- preferences: settings, alerts, deposit addresses -----------------------------------------
 
 
-def _preferences(ctx: Any) -> tuple[Preferences, bool]:
-    """The preferences state and whether it lives in the core (journaled via the sequencer).
-
-    Until ``Exchange`` holds a ``Preferences`` (integration step), a gateway-local instance is
-    used so the endpoints answer; it is not journaled and is lost on restart.
-    """
-    held = getattr(ctx.exchange, "preferences", None)
-    if isinstance(held, Preferences):
-        return held, True
-    local = ctx.extras.get(PREFERENCES_EXTRA)
-    if local is None:
-        log.warning("preferences are not part of the core yet; settings/alerts are not durable")
-        local = ctx.extras[PREFERENCES_EXTRA] = Preferences()
-    return local, False
+def _preferences(ctx: Any) -> Preferences:
+    """The user preferences held by the core (read-only here; writes go through the sequencer)."""
+    prefs: Preferences = ctx.exchange.preferences
+    return prefs
 
 
 async def _apply_preference(req: AuthRequest, command: Any) -> list[Any]:
-    prefs, journaled = _preferences(req.ctx)
-    events = await _submit(req, command) if journaled else prefs.apply(command, req.now_ms())
+    events = await _submit(req, command)
     for event in events:
         if isinstance(event, RequestRejected) and event.user_id == req.user_id:
             raise ProtocolError(event.code, event.text)
@@ -452,7 +440,7 @@ async def _apply_preference(req: AuthRequest, command: Any) -> list[Any]:
 
 async def settings_read(req: AuthRequest) -> Any:
     keys = private.setting_keys(req.body, "keys")
-    prefs, _ = _preferences(req.ctx)
+    prefs = _preferences(req.ctx)
     return private.settings_rows(prefs.settings(req.user_id, keys))
 
 
@@ -478,7 +466,7 @@ def _alert_type(body: private.Body) -> None:
 
 async def alerts(req: AuthRequest) -> Any:
     _alert_type(req.body)
-    prefs, _ = _preferences(req.ctx)
+    prefs = _preferences(req.ctx)
     return [private.alert_row(a) for a in prefs.alerts(req.user_id)]
 
 

@@ -118,30 +118,30 @@ def add_routes(app: web.Application, ctx: Any) -> None:
     """Mount ``POST /admin/key`` and ``POST /admin/key/revoke`` (same guard as admin.py)."""
 
     async def create(request: web.Request) -> web.Response:
-        body = await admin._admin_body(request, ctx.admin_token)  # noqa: SLF001 - same guard
+        body = await admin.admin_body(request, ctx.admin_token)  # noqa: SLF001 - same guard
         if isinstance(body, web.Response):
             return body
         try:
             permissions = permissions_from_options(bool(body.get("read_only")), body.get("permissions"))
             creds = await create_key(ctx.submit, ctx.exchange, str(body.get("name", "")), permissions)
         except admin.AdminError as exc:
-            return admin._refusal(str(exc), 400)  # noqa: SLF001
-        return admin._answer(creds.as_json())  # noqa: SLF001
+            return admin.refusal(str(exc), 400)  # noqa: SLF001
+        return admin.answer(creds.as_json())  # noqa: SLF001
 
     async def revoke(request: web.Request) -> web.Response:
-        body = await admin._admin_body(request, ctx.admin_token)  # noqa: SLF001
+        body = await admin.admin_body(request, ctx.admin_token)  # noqa: SLF001
         if isinstance(body, web.Response):
             return body
         key = str(body.get("key", ""))
         try:
             await revoke_key(ctx.submit, ctx.exchange, key)
         except admin.AdminError as exc:
-            return admin._refusal(str(exc), 400)  # noqa: SLF001
+            return admin.refusal(str(exc), 400)  # noqa: SLF001
         # The key's nonce counter is dropped too: a revoked key never authenticates again.
         nonces = ctx.extras.get(NONCES_EXTRA)
         if nonces is not None:
             nonces.reset(key)
-        return admin._answer({"revoked": key})  # noqa: SLF001
+        return admin.answer({"revoked": key})  # noqa: SLF001
 
     app.router.add_post("/admin/key", create)
     app.router.add_post("/admin/key/revoke", revoke)

@@ -32,7 +32,7 @@ from venue.config import Settings
 from venue.core.commands import Command, Tick
 from venue.core.events import Event
 from venue.core.symbols import Registry, load_registry
-from venue.gateway import admin, http_public
+from venue.gateway import admin, http_public, keys
 from venue.gateway.app import (
     CODE_RATE_LIMIT,
     CODE_UNKNOWN,
@@ -415,6 +415,7 @@ class VenueServer:
         app = build_app(ctx)
         if self.settings.admin:
             admin.add_routes(app, ctx)
+            keys.add_routes(app, ctx)
         self.app = app
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()

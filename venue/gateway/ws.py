@@ -240,11 +240,16 @@ class WsServer:
         if getattr(self.ctx.sequencer, "exchange", None) is None:
             return None  # no core to authenticate against (tests of the public channels)
         try:
-            from venue.protocol.account_stream import AccountStream
+            from venue.protocol.account_stream import AccountStream, StreamLimits
             from venue.protocol.auth import NonceTracker
 
             nonces = self.ctx.extras.setdefault("nonces", NonceTracker())
-            return AccountStream(reader=self.ctx.exchange, nonces=nonces, now_ms=self.ctx.clock.now_ms)
+            extra: dict[str, Any] = {}
+            if not getattr(self.ctx.settings, "rate_limits", True):
+                extra["limits"] = StreamLimits.off()
+            return AccountStream(
+                reader=self.ctx.exchange, nonces=nonces, now_ms=self.ctx.clock.now_ms, **extra
+            )
         except (ImportError, NotImplementedError):
             return None
 

@@ -16,9 +16,16 @@ rebuilds a tuple. A record with fewer fields than the class (written before an o
 added at the end, the contract's only allowed change) takes the defaults; more fields, an unknown
 tag or an unknown version is a ``CodecError``.
 
+Speed (every command is encoded on the event loop, every record decoded on replay): classes
+without nested commands encode in one ``orjson.dumps`` call over the field tuple (orjson writes
+enums by value and tuples as arrays exactly like the generic path; it raises on >64-bit ints, and
+the generic path takes over); decoding runs one function compiled per class that checks the
+common field types inline (bench/RESULTS-journal.md).
+
 Invariants: ``decode(encode(c)) == c`` for every registered command (meta included: it is
 compared explicitly in tests since dataclass equality skips it), and ``encode`` is a pure function
-of the command's value.
+of the command's value. One documented exception: an int beyond 64 bits *inside* ``meta``
+(untyped) comes back as its decimal text.
 """
 
 from __future__ import annotations
