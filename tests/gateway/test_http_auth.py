@@ -65,7 +65,7 @@ class FakeExchange:
     balances: dict[tuple[int, str, str], int] = field(default_factory=dict)
     orders: dict[int, OrderState] = field(default_factory=dict)
     ids: Any = field(default_factory=lambda: itertools.count(100))
-    preferences: Preferences | None = None  # set: preferences live in the core (journaled)
+    preferences: Preferences = field(default_factory=Preferences)  # held by the core, as in Exchange
 
     def api_key(self, key: str) -> ApiKeyInfo | None:
         return self.keys.get(key)
@@ -138,7 +138,7 @@ class FakeExchange:
                 "PROCESSING", command.method, command.address, "", command.note,
             )
             return [movement, RequestCompleted(command.user_id, "acc_wd")]
-        if isinstance(command, PREFERENCE_COMMAND_TYPES) and self.preferences is not None:
+        if isinstance(command, PREFERENCE_COMMAND_TYPES):
             return self.preferences.apply(command, ts)
         raise AssertionError(f"unexpected command {command!r}")
 
@@ -457,7 +457,6 @@ async def test_margin_and_funding_endpoints_answer_action_disabled(api: Api) -> 
 
 
 async def test_preferences_held_by_the_core_are_changed_through_the_sequencer(api: Api) -> None:
-    api.exchange.preferences = Preferences()
     await api.post("auth/w/settings/set", {"settings": {"api:x": 1}})
     await api.post("auth/w/alert/set", {"type": "price", "symbol": "tETHUSD", "price": "3000.5"})
     assert [type(c) for c in api.sequencer.commands] == [SetSettings, SetAlert]

@@ -22,6 +22,7 @@ from dataclasses import fields
 from heapq import heapify, heappop, heappush
 from typing import Any
 
+from venue.core.frozen import slot_twin
 from venue.core.orders import OrderState, OrderType
 from venue.core.status import Fill, open_status
 
@@ -34,6 +35,8 @@ STOP = "STOP"
 STOP_LIMIT = "STOP LIMIT"
 TRAILING_STOP = "TRAILING STOP"
 STOP_KINDS = frozenset((STOP, STOP_LIMIT, TRAILING_STOP))
+# OrderType.base_kind as a plain dict lookup (the property costs an enum access and a string op).
+BASE_KIND: dict[OrderType, str] = {t: t.base_kind for t in OrderType}
 
 
 class Order:
@@ -63,7 +66,7 @@ class Order:
         self.user_id = user_id
         self.symbol = symbol
         self.type = order_type
-        self.kind = order_type.base_kind
+        self.kind = BASE_KIND[order_type]
         self.is_buy = is_buy
         self.remaining = amount
         self.orig = amount
@@ -110,26 +113,48 @@ class Order:
     def state(self) -> OrderState:
         """An immutable snapshot of this order for events and reads.
 
-        Built by filling the slots of a fresh ``OrderState`` directly: the frozen dataclass's
-        ``__init__`` costs several microseconds per call, and a snapshot is made for almost
-        every event (bench/RESULTS-core.md). The values are exactly the constructor's.
+        Built by filling the slots of a twin of ``OrderState`` and retyping it
+        (venue/core/frozen.py): the frozen dataclass's ``__init__`` costs several microseconds
+        per call, and a snapshot is made for almost every event (bench/RESULTS-core.md). The
+        values are exactly the constructor's.
         """
-        sign = 1 if self.is_buy else -1
         status = self.status
         if status is None:
             status = self.open_text
             if status is None:
                 status = self.open_text = open_status(self.fills)
-        state = _new_state(OrderState)
-        for setter, value in zip(_STATE_SETTERS, (
-            self.id, self.user_id, self.symbol, self.type, self.created_ts, self.updated_ts,
-            sign * self.remaining, sign * self.orig, self.price, status, self.flags,
-            self.group_id, self.client_order_id, self.client_order_date, self.type_prev,
-            self.tif_ts, self.price_avg(), self.price_trailing, self.price_aux_limit,
-            self.hidden, self.placed_id, self.meta, self.routing, self.resting,
-        )):
-            setter(state, value)
-        return state
+        s = _new(_StateSlots)
+        s.id = self.id
+        s.user_id = self.user_id
+        s.symbol = self.symbol
+        s.type = self.type
+        s.created_ts = self.created_ts
+        s.updated_ts = self.updated_ts
+        if self.is_buy:
+            s.amount = self.remaining
+            s.amount_orig = self.orig
+        else:
+            s.amount = -self.remaining
+            s.amount_orig = -self.orig
+        s.price = self.price
+        s.status = status
+        s.flags = self.flags
+        s.group_id = self.group_id
+        s.client_order_id = self.client_order_id
+        s.client_order_date = self.client_order_date
+        s.type_prev = self.type_prev
+        s.tif_ts = self.tif_ts
+        filled = self.filled
+        s.price_avg = (2 * self.filled_value + filled) // (2 * filled) if filled else 0
+        s.price_trailing = self.price_trailing
+        s.price_aux_limit = self.price_aux_limit
+        s.hidden = self.hidden
+        s.placed_id = self.placed_id
+        s.meta = self.meta
+        s.routing = self.routing
+        s.in_book = self.resting
+        s.__class__ = OrderState
+        return s  # type: ignore[return-value]
 
 
 # OrderState's fields in declaration order (what its __init__ takes positionally).
@@ -140,8 +165,8 @@ _STATE_FIELDS = (
     "routing", "in_book",
 )
 assert _STATE_FIELDS == tuple(f.name for f in fields(OrderState)), "OrderState changed"
-_STATE_SETTERS = tuple(getattr(OrderState, name).__set__ for name in _STATE_FIELDS)
-_new_state = object.__new__
+_StateSlots = slot_twin(OrderState)
+_new = object.__new__
 
 
 class Level:

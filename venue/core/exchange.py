@@ -48,10 +48,10 @@ from venue.core.commands import (
     MultiOp, RevokeApiKey, SubmitOrder, Tick, Transfer, UpdateOrder, Withdraw,
 )
 from venue.core.events import (
-    ApiKeyCreated, ApiKeyRevoked, Event, MovementRecorded, OrderAccepted, OrderUpdated,
-    RequestCompleted, RequestRejected, UserCreated,
+    ApiKeyCreated, ApiKeyRevoked, Event, MovementRecorded, RequestCompleted, RequestRejected,
+    UserCreated,
 )
-from venue.core.frozen import new_request_completed
+from venue.core.frozen import new_order_accepted, new_order_updated, new_request_completed
 from venue.core.ledger import (
     CATEGORY_DEPOSIT, CATEGORY_TRANSFER, CATEGORY_WITHDRAWAL, CATEGORY_WITHDRAWAL_FEE, WALLETS,
     deposit_text, transfer_text, withdrawal_fee_text, withdrawal_text,
@@ -338,7 +338,7 @@ class Exchange:
 
         def announce(state: OrderState) -> Event:
             accepted.append(state)
-            return OrderAccepted(state)
+            return new_order_accepted(state)
 
         if cmd.flags & _OCO:
             stop = self._new_order(cmd, OrderType.EXCHANGE_STOP, is_buy, cmd.price_oco_stop or 0,
@@ -351,8 +351,8 @@ class Exchange:
             engine.set_hold(batch, order, engine.required_hold(ms, order))
             accepted.append(order.state())
             accepted.append(stop.state())
-            batch.events.append(OrderAccepted(accepted[0]))
-            batch.events.append(OrderAccepted(accepted[1]))
+            batch.events.append(new_order_accepted(accepted[0]))
+            batch.events.append(new_order_accepted(accepted[1]))
             ms.stops.add(stop, ms.reference_price())
             engine.execute(batch, ms, order, None)
         elif kind in STOP_KINDS:
@@ -481,7 +481,7 @@ class Exchange:
             engine.set_hold(batch, order, need)
         engine.rest(ms, order)
         state = order.state()
-        batch.events.append(OrderUpdated(state))
+        batch.events.append(new_order_updated(state))
         # no trade happened, so the last price and every stop stay as they were
         self.accounts.flush(batch)
         batch.events.append(new_request_completed(order.user_id, "ou", (state,)))
@@ -580,7 +580,7 @@ class Exchange:
 
         def announce(state: OrderState) -> Event:
             updated.append(state)
-            return OrderUpdated(state)
+            return new_order_updated(state)
 
         if order.stop_pending:
             ms.stops.remove(order)

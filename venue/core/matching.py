@@ -34,8 +34,10 @@ from typing import Callable
 
 from venue.core.accounts import Accounts, Batch
 from venue.core.book import FOK, IOC, LIMIT, MARKET, STOP_KINDS, STOP_LIMIT, BookSide, Order
-from venue.core.events import Event, OrderClosed, OrderUpdated
-from venue.core.frozen import new_account_trade, new_trade_executed
+from venue.core.events import Event
+from venue.core.frozen import (
+    new_account_trade, new_order_closed, new_order_updated, new_trade_executed,
+)
 from venue.core.ledger import (
     CATEGORY_EXCHANGE, CATEGORY_TRADING_FEE, exchange_text, trading_fee_text,
 )
@@ -226,7 +228,7 @@ class Engine:
         if kind == LIMIT and not crossing:
             if not order.resting:
                 self.rest(ms, order)
-            events.append((announce or OrderUpdated)(order.state()))
+            events.append((announce or new_order_updated)(order.state()))
             return
         if order.resting:
             self.unrest(ms, order)
@@ -251,7 +253,7 @@ class Engine:
             self.close(batch, order, None)
         elif kind == LIMIT:
             self.rest(ms, order)
-            events.append(OrderUpdated(order.state()))
+            events.append(new_order_updated(order.state()))
         elif kind == IOC:
             self.close(batch, order, IOC_CANCELED)
         else:
@@ -360,7 +362,7 @@ class Engine:
             ms.stops.observe(price)
 
         if maker.remaining:
-            events.append(OrderUpdated(maker.state()))
+            events.append(new_order_updated(maker.state()))
         else:
             self.close(batch, maker, None)
         # OCO (spec §6.1): the first fill of either leg cancels the other one.
@@ -383,7 +385,7 @@ class Engine:
         order.closed = True
         order.updated_ts = batch.ts
         self._unindex(order)
-        batch.events.append(OrderClosed(order.state()))
+        batch.events.append(new_order_closed(order.state()))
 
     def cancel(self, batch: Batch, order: Order) -> None:
         """Cancel an open order (and its OCO partner)."""
@@ -424,7 +426,7 @@ class Engine:
             for order in stops.moved.values():
                 if order.stop_pending:
                     order.updated_ts = batch.ts
-                    batch.events.append(OrderUpdated(order.state()))
+                    batch.events.append(new_order_updated(order.state()))
             stops.moved = {}
 
     def _trigger(self, batch: Batch, ms: MarketState, order: Order) -> None:
@@ -446,4 +448,4 @@ class Engine:
             self.close(batch, order, INSUFFICIENT_BALANCE)
             return
         self.set_hold(batch, order, need)
-        self.execute(batch, ms, order, OrderUpdated)
+        self.execute(batch, ms, order, new_order_updated)

@@ -28,6 +28,7 @@ import orjson
 from aiohttp import web
 
 from venue.core.commands import Command, CreateApiKey, CreateUser, Deposit
+from venue.protocol.auth import SCOPES
 from venue.core.events import Event, RequestRejected, UserCreated
 from venue.core.numbers import NumberError, parse_amount, to_text
 from venue.core.symbols import Registry
@@ -38,21 +39,7 @@ TOKEN_HEADER = "X-Venue-Admin-Token"
 WALLETS = ("exchange", "margin", "funding")
 
 # Every scope a Bitfinex key can carry (the auth event's "caps"), granted read and write.
-ALL_PERMISSIONS: tuple[tuple[str, bool, bool], ...] = tuple(
-    (scope, True, True)
-    for scope in (
-        "account",
-        "orders",
-        "funding",
-        "settings",
-        "wallets",
-        "withdraw",
-        "history",
-        "positions",
-        "ui_withdraw",
-        "bfxpay",
-    )
-)
+ALL_PERMISSIONS: tuple[tuple[str, bool, bool], ...] = tuple((scope, True, True) for scope in SCOPES)
 
 
 class AdminError(ValueError):
