@@ -231,3 +231,12 @@ async def test_a_failed_compaction_does_not_stop_the_journal(tmp_path: Path) -> 
     await asyncio.wait_for(journal.wait_durable(2), 5)
     assert journal.failed is None
     await journal.aclose()
+
+
+def test_the_data_directory_is_private_because_the_journal_holds_api_secrets(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    journal = Journal.open(data_dir, "none")
+    try:
+        assert data_dir.stat().st_mode & 0o777 == 0o700
+    finally:
+        journal.close()

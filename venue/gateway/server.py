@@ -33,6 +33,7 @@ from venue.core.commands import Command, Tick
 from venue.core.events import Event
 from venue.core.symbols import Registry, load_registry
 from venue.gateway import admin, http_public, keys
+from venue.store.journal import ensure_private_dir
 from venue.gateway.app import (
     CODE_RATE_LIMIT,
     CODE_UNKNOWN,
@@ -393,7 +394,7 @@ class VenueServer:
     async def _start(self) -> ServerContext:
         self.loop = asyncio.get_running_loop()
         data_dir = self.settings.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(data_dir)
         self._store = open_backend(self.settings, self.registry, self.clock)
         ctx = ServerContext(
             settings=self.settings,

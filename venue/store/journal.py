@@ -97,6 +97,13 @@ def record_crc(seq: int, ts: int, blob: bytes) -> int:
     return zlib.crc32(blob, ((seq * 0x9E3779B1) ^ ts) & 0xFFFFFFFF)
 
 
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` if needed and make it readable by its owner only: the journal holds API
+    secrets (``CreateApiKey``) and the admin token lives beside it."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
 def journal_path(data_dir: str | Path) -> Path:
     return Path(data_dir) / JOURNAL_FILE
 
@@ -138,7 +145,7 @@ class Journal:
         if durability not in DURABILITY_MODES:
             raise ValueError(f"durability must be one of {DURABILITY_MODES}, not {durability!r}")
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.path.parent)
         # One writer per data directory: a second server (or an offline tool beside a running
         # one) would interleave seqs. Readers (verify, export, views catch-up) pass lock=False.
         self._lock_fd = _take_lock(self.path) if lock else None
