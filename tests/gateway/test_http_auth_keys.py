@@ -166,3 +166,9 @@ async def test_admin_routes_create_and_revoke_keys_for_loopback_callers_with_the
 
         unknown = await client.post("/admin/key", json={"name": "zed"}, headers=headers)
         assert unknown.status == 400 and (await unknown.json()) == {"error": "no account named 'zed'"}
+
+
+def test_generated_credentials_are_letters_and_digits_so_no_key_reads_as_a_cli_option() -> None:
+    for _ in range(200):
+        for credential in admin.new_api_credentials():
+            assert len(credential) == 43 and credential.isalnum() and credential.isascii()

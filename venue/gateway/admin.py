@@ -19,6 +19,7 @@ import ipaddress
 import json
 import os
 import secrets
+import string
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,9 +101,18 @@ def read_endpoint_file(data_dir: Path) -> tuple[str, int] | None:
 # -- account steps, shared by the admin endpoint, the offline CLI and the tests -------------
 
 
+_CREDENTIAL_ALPHABET = string.ascii_letters + string.digits
+
+
+def _credential() -> str:
+    # Letters and digits only, like Bitfinex's keys: a key starting with "-" would be taken for
+    # an option by `venue key revoke KEY` (43 characters of 62 ≈ 256 bits).
+    return "".join(secrets.choice(_CREDENTIAL_ALPHABET) for _ in range(43))
+
+
 def new_api_credentials() -> tuple[str, str]:
-    """A fresh (api_key, api_secret), 43 URL-safe characters each like Bitfinex's."""
-    return secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    """A fresh (api_key, api_secret), 43 letters and digits each."""
+    return _credential(), _credential()
 
 
 def parse_deposits(registry: Registry, deposits: Mapping[str, object]) -> list[tuple[str, int]]:
