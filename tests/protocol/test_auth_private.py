@@ -103,3 +103,14 @@ def test_amounts_and_prices_must_be_positive_numbers() -> None:
     assert _error(private.req_amount, {"amount": "abc"}) == (10020, "amount: invalid")
     assert private.req_price({"price": "9122.1687"}) == parse_price("9122.2")
     assert _error(private.req_price, {}) == (10020, "price: invalid")
+
+
+@pytest.mark.parametrize("value", ["--5", "5-", "", " ", "1e3", "1.5", [], {}])
+def test_integer_fields_refuse_garbage_with_a_parameter_error(value: object) -> None:
+    with pytest.raises(ProtocolError) as refused:
+        private.opt_int({"limit": value}, "limit")
+    assert (refused.value.code, refused.value.text) == (10020, "limit: invalid")
+
+
+def test_integer_fields_take_numbers_digit_strings_and_booleans() -> None:
+    assert [private.opt_int({"n": v}, "n") for v in (3, "42", 7.0, True)] == [3, 42, 7, 1]

@@ -73,7 +73,7 @@ def _opt_number(payload: Payload, field: str, parse: Callable[[object], int]) ->
     return _number(payload, field, parse) if _present(payload, field) else None
 
 
-def _int(value: object, field: str, *, low: int = 0, high: int | None = None) -> int:
+def int_field(value: object, field: str, *, low: int = 0, high: int | None = None) -> int:
     """An integer field: a JSON integer or a string of digits (bools are not numbers)."""
     if isinstance(value, bool):
         raise invalid(field)
@@ -91,7 +91,7 @@ def _int(value: object, field: str, *, low: int = 0, high: int | None = None) ->
 
 
 def _opt_int(payload: Payload, field: str, *, low: int = 0, high: int | None = None) -> int | None:
-    return _int(payload[field], field, low=low, high=high) if _present(payload, field) else None
+    return int_field(payload[field], field, low=low, high=high) if _present(payload, field) else None
 
 
 def _opt_id45(payload: Payload, field: str) -> int | None:
@@ -225,7 +225,7 @@ def parse_update(payload: object, *, user_id: int, now_ms: int) -> UpdateOrder:
         raise invalid("id")
     return UpdateOrder(
         user_id=user_id,
-        order_id=_int(body["id"], "id", low=1, high=MAX_ID),
+        order_id=int_field(body["id"], "id", low=1, high=MAX_ID),
         amount=_opt_number(body, "amount", parse_amount),
         delta=_opt_number(body, "delta", parse_amount),
         price=_opt_number(body, "price", parse_price),
@@ -246,9 +246,9 @@ def parse_cancel(payload: object, *, user_id: int, now_ms: int) -> CancelOrder:
     del now_ms
     body = _payload(payload)
     if _present(body, "id"):
-        return CancelOrder(user_id=user_id, order_id=_int(body["id"], "id", low=1, high=MAX_ID))
+        return CancelOrder(user_id=user_id, order_id=int_field(body["id"], "id", low=1, high=MAX_ID))
     if _present(body, "cid"):
-        cid = _int(body["cid"], "cid", high=INT45_LIMIT - 1)
+        cid = int_field(body["cid"], "cid", high=INT45_LIMIT - 1)
         if not _present(body, "cid_date"):
             raise invalid("cid_date")
         return CancelOrder(
@@ -261,7 +261,7 @@ def _id_list(value: object, field: str, *, low: int) -> tuple[int, ...]:
     items = value if isinstance(value, list) else [value]
     if len(items) > MAX_CANCEL_IDS:
         raise invalid(field)
-    return tuple(_int(item, field, low=low, high=MAX_ID) for item in items)
+    return tuple(int_field(item, field, low=low, high=MAX_ID) for item in items)
 
 
 def _cid_list(value: object) -> tuple[tuple[int, str], ...]:
@@ -271,7 +271,7 @@ def _cid_list(value: object) -> tuple[tuple[int, str], ...]:
     for item in value:
         if not isinstance(item, list) or len(item) != 2:
             raise invalid("cid")
-        pairs.append((_int(item[0], "cid", high=INT45_LIMIT - 1), parse_cid_date(item[1])))
+        pairs.append((int_field(item[0], "cid", high=INT45_LIMIT - 1), parse_cid_date(item[1])))
     return tuple(pairs)
 
 

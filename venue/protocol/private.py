@@ -24,6 +24,7 @@ from venue.core.numbers import NumberError, parse_amount, parse_price
 from venue.core.preferences import SETTING_KEY, Alert, canonical_json
 from venue.core.symbols import Registry
 from venue.protocol.errors import Code, ProtocolError, invalid
+from venue.protocol.orders import int_field
 from venue.protocol.wire import decimal_num, loads, num
 
 Body = dict[str, Any]
@@ -59,23 +60,14 @@ def _present(body: Body, field: str) -> bool:
 
 
 def opt_int(body: Body, field: str, *, low: int = 0, high: int | None = None) -> int | None:
-    """An integer field (number or decimal string) within [low, high], or None when absent."""
+    """An integer field (number or decimal string) within [low, high], or None when absent.
+
+    Unlike order fields, booleans count as 0/1 here: flags such as ``op_renew`` arrive either way.
+    """
     if not _present(body, field):
         return None
     value = body[field]
-    if isinstance(value, bool):
-        number = int(value)
-    elif isinstance(value, int):
-        number = value
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) <= 20:
-        number = int(value.strip())
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    else:
-        raise invalid(field)
-    if number < low or (high is not None and number > high):
-        raise invalid(field)
-    return number
+    return int_field(int(value) if isinstance(value, bool) else value, field, low=low, high=high)
 
 
 def req_str(body: Body, field: str, *, max_len: int = 128) -> str:
