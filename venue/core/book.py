@@ -37,6 +37,7 @@ TRAILING_STOP = "TRAILING STOP"
 STOP_KINDS = frozenset((STOP, STOP_LIMIT, TRAILING_STOP))
 # OrderType.base_kind as a plain dict lookup (the property costs an enum access and a string op).
 BASE_KIND: dict[OrderType, str] = {t: t.base_kind for t in OrderType}
+TYPE_TEXT: dict[OrderType, str] = {t: t.value for t in OrderType}  # same, for OrderType.value
 
 
 class Order:
@@ -123,7 +124,7 @@ class Order:
             status = self.open_text
             if status is None:
                 status = self.open_text = open_status(self.fills)
-        s = _new(_StateSlots)
+        s: Any = _new(_StateSlots)
         s.id = self.id
         s.user_id = self.user_id
         s.symbol = self.symbol
@@ -244,6 +245,43 @@ class BookSide:
             del self.levels[order.price]
         elif len(level.queue) > 16 + 2 * level.live:
             level.queue = deque(e for e in level.queue if e[1].queue_seq == e[0])
+
+    def requeue(self, order: Order, price: int, seq: int) -> None:
+        """Move resting ``order`` to the back of the level at ``price``: exactly ``remove``,
+        then ``order.price = price``, then ``add`` (one call on the hot path of order moves)."""
+        levels = self.levels
+        remaining = order.remaining
+        old = order.price
+        level = levels[old]
+        level.live -= 1
+        level.total -= remaining
+        target = levels.get(price)
+        if not level.live:
+            del levels[old]
+            if target is None:
+                # the emptied level object serves the new price (no live entry refers to it):
+                # the same state as deleting it and creating a fresh one
+                level.queue.clear()
+                level.price = price
+                target = levels[price] = level
+                heap = self.heap
+                heappush(heap, price * self._sign)
+                if len(heap) > 64 + 2 * len(levels):
+                    self._rebuild_heap()
+        elif len(level.queue) > 16 + 2 * level.live:
+            level.queue = deque(e for e in level.queue if e[1].queue_seq == e[0])
+        order.price = price
+        if target is None:
+            target = levels[price] = Level(price)
+            heap = self.heap
+            heappush(heap, price * self._sign)
+            if len(heap) > 64 + 2 * len(levels):
+                self._rebuild_heap()
+        target.queue.append((seq, order))
+        target.live += 1
+        target.total += remaining
+        order.queue_seq = seq
+        order.resting = True
 
     def reduce(self, order: Order, amount: int) -> None:
         """``order`` (resting) lost ``amount`` of its remaining in place (fill or decrease)."""

@@ -42,7 +42,9 @@ from typing import Any, Callable
 
 from venue.core import persistence
 from venue.core.accounts import Accounts, ApiKey, Batch, User
-from venue.core.book import LIMIT, MARKET, STOP_KINDS, STOP_LIMIT, TRAILING_STOP, Order
+from venue.core.book import (
+    BASE_KIND, LIMIT, MARKET, STOP_KINDS, STOP_LIMIT, TRAILING_STOP, Order,
+)
 from venue.core.commands import (
     CancelAllOrders, CancelOrder, CancelOrders, Command, CreateApiKey, CreateUser, Deposit,
     MultiOp, RevokeApiKey, SubmitOrder, Tick, Transfer, UpdateOrder, Withdraw,
@@ -51,14 +53,16 @@ from venue.core.events import (
     ApiKeyCreated, ApiKeyRevoked, Event, MovementRecorded, RequestCompleted, RequestRejected,
     UserCreated,
 )
-from venue.core.frozen import new_order_accepted, new_order_updated, new_request_completed
+from venue.core.frozen import (
+    new_order_accepted, new_order_updated, new_request_completed, new_wallet_changed,
+)
 from venue.core.ledger import (
     CATEGORY_DEPOSIT, CATEGORY_TRANSFER, CATEGORY_WITHDRAWAL, CATEGORY_WITHDRAWAL_FEE, WALLETS,
     deposit_text, transfer_text, withdrawal_fee_text, withdrawal_text,
 )
 from venue.core.matching import FEE_ACCOUNT_ID, Engine, MarketState
-from venue.core.numbers import mul_ceil, to_status_text, to_text
-from venue.core.orders import KNOWN_FLAGS, OrderFlag, OrderState, OrderType
+from venue.core.numbers import SCALE, mul_ceil, to_status_text, to_text
+from venue.core.orders import EXCHANGE_ORDER_TYPES, KNOWN_FLAGS, OrderFlag, OrderState, OrderType
 from venue.core.preferences import PREFERENCE_COMMAND_TYPES, Preferences
 from venue.core.symbols import Market, Registry
 
@@ -75,6 +79,7 @@ ERR_GENERIC = 10001
 ERR_PARAMS = 10020
 ERR_AUTH = 10100
 ORDER_NOT_FOUND = "Order not found."
+EXCHANGE = "exchange"  # the wallet orders trade and hold in
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +120,15 @@ class _Refusal(Exception):
 
 def utc_day(ts: int) -> str:
     """``YYYY-MM-DD`` of a ms timestamp, in UTC (the cid_date of an order created then)."""
-    return datetime.fromtimestamp(ts // 1000, tz=timezone.utc).strftime("%Y-%m-%d")
+    day = ts // 86_400_000
+    cached = _last_day[0]
+    if cached[0] != day:  # commands come in time order: about one strftime per day
+        text = datetime.fromtimestamp(ts // 1000, tz=timezone.utc).strftime("%Y-%m-%d")
+        cached = _last_day[0] = (day, text)  # one tuple: consistent for any reader
+    return cached[1]
+
+
+_last_day: list[tuple[int, str]] = [(-1 << 62, "")]  # (day number, its text): a pure cache
 
 
 class Exchange:
@@ -151,6 +164,12 @@ class Exchange:
 
     def apply(self, command: Command, *, seq: int, ts: int) -> list[Event]:
         """Apply one command stamped with its sequence number and time (ms); return its events."""
+        if type(command) is UpdateOrder and self.fast_moves:
+            heap = self.engine.tif_heap
+            if not heap or heap[0][0] > ts:  # no expiry due: the move is the whole command
+                events = self._fast_move(command, ts)
+                if events is not None:
+                    return events
         batch = Batch(ts)
         engine = self.engine
         if engine.tif_heap and engine.tif_heap[0][0] <= ts:
@@ -319,11 +338,13 @@ class Exchange:
         self._run(batch, cmd.user_id, "on", cmd, self._place)
 
     def _place(self, batch: Batch, cmd: SubmitOrder) -> tuple[OrderState, ...]:
-        ms = self._validate_submit(batch, cmd)
+        # need: what the new order must hold (required_hold of the order built below; nothing
+        # changes the book or the balances in between)
+        ms, need = self._validate_submit(batch, cmd)
         engine = self.engine
         ts = batch.ts
         is_buy = cmd.amount > 0
-        kind = cmd.type.base_kind
+        kind = BASE_KIND[cmd.type]
         # a market order's PRICE is its execution price (spec §6.1), not what the client sent
         order = self._new_order(cmd, cmd.type, is_buy, 0 if kind == MARKET else cmd.price or 0,
                                 ts)
@@ -348,7 +369,7 @@ class Exchange:
             stop.placed_id = order.id
             engine.index(order)
             engine.index(stop)
-            engine.set_hold(batch, order, engine.required_hold(ms, order))
+            engine.set_hold(batch, order, need)
             accepted.append(order.state())
             accepted.append(stop.state())
             batch.events.append(new_order_accepted(accepted[0]))
@@ -357,12 +378,12 @@ class Exchange:
             engine.execute(batch, ms, order, None)
         elif kind in STOP_KINDS:
             engine.index(order)
-            engine.set_hold(batch, order, engine.required_hold(ms, order))
+            engine.set_hold(batch, order, need)
             ms.stops.add(order, order.trail_ref)
             batch.events.append(announce(order.state()))
         else:
             engine.index(order)
-            engine.set_hold(batch, order, engine.required_hold(ms, order))
+            engine.set_hold(batch, order, need)
             engine.execute(batch, ms, order, announce)
         engine.run_triggers(batch, ms)
         return tuple(accepted)
@@ -380,13 +401,13 @@ class Exchange:
         order.meta = cmd.meta
         return order
 
-    def _validate_submit(self, batch: Batch, cmd: SubmitOrder) -> MarketState:
+    def _validate_submit(self, batch: Batch, cmd: SubmitOrder) -> tuple[MarketState, int]:
         market = self.registry.market(cmd.symbol)
         if market is None:
             raise _Refusal(ERR_PARAMS, "symbol: invalid")
         if cmd.user_id not in self.accounts.users:
             raise _Refusal(ERR_PARAMS, "user: invalid")
-        if not cmd.type.is_exchange:
+        if cmd.type not in EXCHANGE_ORDER_TYPES:
             raise _Refusal(
                 ERR_GENERIC,
                 f"Invalid order: margin trading is not available, use EXCHANGE {cmd.type.value}",
@@ -395,7 +416,7 @@ class Exchange:
             raise _Refusal(ERR_PARAMS, "amount: invalid")
         if cmd.flags < 0 or cmd.flags & ~KNOWN_FLAGS:
             raise _Refusal(ERR_PARAMS, "flags: invalid")
-        kind = cmd.type.base_kind
+        kind = BASE_KIND[cmd.type]
         if kind != MARKET and kind != TRAILING_STOP and (cmd.price is None or cmd.price <= 0):
             raise _Refusal(ERR_PARAMS, "price: invalid")
         if kind == STOP_LIMIT and (cmd.price_aux_limit is None or cmd.price_aux_limit <= 0):
@@ -425,7 +446,7 @@ class Exchange:
             elif kind == STOP_LIMIT:
                 price = cmd.price_aux_limit or 0
             raise _Refusal(ERR_GENERIC, _balance_text(market, abs(cmd.amount), price))
-        return ms
+        return ms, need
 
     @staticmethod
     def _check_size(market: Market, amount: int) -> None:
@@ -486,6 +507,66 @@ class Exchange:
         self.accounts.flush(batch)
         batch.events.append(new_request_completed(order.user_id, "ou", (state,)))
         return True
+
+    def _fast_move(self, cmd: UpdateOrder, ts: int) -> list[Event] | None:
+        """``_move`` as a whole command (no expiry due, so no batch is needed): the same checks
+        and the same events, built directly. None, having changed nothing, when the general
+        path is needed (tests/core/test_fast_path.py compares both)."""
+        price = cmd.price
+        if (price is None or price <= 0 or cmd.amount is not None or cmd.delta is not None
+                or cmd.price_aux_limit is not None or cmd.price_trailing is not None
+                or cmd.flags is not None or cmd.group_id is not None
+                or cmd.client_order_id is not None or cmd.tif_ts is not None
+                or cmd.leverage is not None or cmd.meta is not None):
+            return None  # not a price-only update (_is_price_only)
+        engine = self.engine
+        order = engine.orders.get(cmd.order_id)
+        if (order is None or not order.resting or order.user_id != cmd.user_id
+                or price == order.price):
+            return None
+        ms = engine.markets[order.symbol]
+        user_id = order.user_id
+        if order.is_buy:
+            asks = ms.asks
+            heap = asks.heap
+            # BookSide.best(), its common case inlined: the heap top is a live level
+            best = heap[0] if heap and heap[0] in asks.levels else asks.best()
+            if best is not None and price >= best:
+                return None
+            need = -(-(order.remaining * price) // SCALE)  # mul_ceil: the hold at the new price
+            delta = need - order.hold
+            side = ms.bids
+        else:
+            bids = ms.bids
+            heap = bids.heap
+            best = -heap[0] if heap and -heap[0] in bids.levels else bids.best()
+            if best is not None and price <= best:
+                return None
+            need = order.hold  # a sell holds its base amount, whatever the price
+            delta = 0
+            side = ms.asks
+        if not delta:
+            engine.queue_seq += 1
+            side.requeue(order, price, engine.queue_seq)  # loses time priority (docstring)
+            order.updated_ts = ts
+            state = order.state()
+            return [new_order_updated(state), new_request_completed(user_id, "ou", (state,))]
+        currency = order.hold_currency or engine.hold_currency(order)
+        wallet = self.accounts.wallets.get((user_id, EXCHANGE, currency))
+        if wallet is None or (delta > 0 and delta > wallet.balance - wallet.hold):
+            return None
+        # -- mutate (nothing above changed state) --
+        order.hold = need
+        wallet.hold += delta
+        engine.queue_seq += 1
+        side.requeue(order, price, engine.queue_seq)
+        order.updated_ts = ts
+        state = order.state()
+        balance = wallet.balance
+        return [new_order_updated(state),
+                new_wallet_changed(user_id, EXCHANGE, currency, balance, balance - wallet.hold,
+                                   None),
+                new_request_completed(user_id, "ou", (state,))]
 
     def _own_order(self, user_id: int, order_id: int | None) -> Order:
         order = self.engine.orders.get(order_id) if order_id is not None else None
@@ -617,8 +698,7 @@ class Exchange:
                 if found is None:
                     raise _Refusal(ERR_GENERIC, ORDER_NOT_FOUND)
                 order = found
-            self.engine.cancel(batch, order)
-            return (order.state(),)
+            return (self.engine.cancel(batch, order),)
 
         self._run(batch, cmd.user_id, "oc", cmd, body)
 
@@ -626,8 +706,7 @@ class Exchange:
         done: list[OrderState] = []
         for order in targets:
             if not order.closed:
-                self.engine.cancel(batch, order)
-                done.append(order.state())
+                done.append(self.engine.cancel(batch, order))
         return tuple(done)
 
     def _cancel_orders(self, batch: Batch, cmd: CancelOrders) -> None:

@@ -28,10 +28,10 @@ T = TypeVar("T")
 def slot_twin(cls: type) -> type:
     """A plain (mutable) class with exactly the slots of the slotted dataclass ``cls``."""
     names = tuple(f.name for f in fields(cls))
-    if tuple(cls.__slots__) != names:
+    if tuple(getattr(cls, "__slots__", ())) != names:
         raise TypeError(f"{cls.__name__}: slots do not match its fields")
     twin = type(f"_{cls.__name__}Slots", (), {"__slots__": names, "__module__": __name__})
-    probe = object.__new__(twin)
+    probe: Any = object.__new__(twin)
     probe.__class__ = cls  # raises TypeError if the layouts were not compatible
     return twin
 
@@ -55,7 +55,7 @@ def _setter_constructor(cls: type[T]) -> Callable[..., T]:
 
 def positional_constructor(cls: type[T]) -> Callable[..., T]:
     """A function taking every field of the frozen slotted dataclass ``cls`` positionally."""
-    names = [f.name for f in fields(cls)]
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     try:
         twin = slot_twin(cls)
     except TypeError:  # pragma: no cover - an interpreter without __class__ assignment

@@ -65,3 +65,26 @@ def transfer_text(amount: int, currency: str, wallet_from: str, wallet_to: str, 
         f"Transfer of {to_status_text(abs(amount))} {currency} from wallet "
         f"{wallet_from.capitalize()} to {wallet_to.capitalize()} on wallet {wallet}"
     )
+
+
+_FEE_PERCENT: dict[int, str] = {}  # rate ppm -> fee_percent(rate): a pure cache
+
+
+def fill_texts(
+    amount_text: str, base: str, quote: str, pair: str, price_text: str, buyer_rate: int,
+    seller_rate: int,
+) -> tuple[str, str, str]:
+    """``exchange_text`` and the buyer's and seller's ``trading_fee_text`` of one fill (exchange
+    wallet) from the fill's ``to_status_text`` of |amount| and of price: the same strings, with
+    the numbers formatted once per fill."""
+    percents = _FEE_PERCENT
+    buyer_percent = percents.get(buyer_rate)
+    if buyer_percent is None:
+        buyer_percent = percents[buyer_rate] = fee_percent(buyer_rate)
+    seller_percent = percents.get(seller_rate)
+    if seller_percent is None:
+        seller_percent = percents[seller_rate] = fee_percent(seller_rate)
+    fees = f"Trading fees for {amount_text} {base} ({pair}) @ {price_text} on BFX ("
+    return (f"Exchange {amount_text} {base} for {quote} @ {price_text} on wallet exchange",
+            f"{fees}{buyer_percent}%) on wallet exchange",
+            f"{fees}{seller_percent}%) on wallet exchange")

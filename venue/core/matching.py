@@ -33,19 +33,19 @@ from heapq import heappop, heappush
 from typing import Callable
 
 from venue.core.accounts import Accounts, Batch
-from venue.core.book import FOK, IOC, LIMIT, MARKET, STOP_KINDS, STOP_LIMIT, BookSide, Order
+from venue.core.book import (
+    FOK, IOC, LIMIT, MARKET, STOP_KINDS, STOP_LIMIT, TYPE_TEXT, BookSide, Order,
+)
 from venue.core.events import Event
 from venue.core.frozen import (
     new_account_trade, new_order_closed, new_order_updated, new_trade_executed,
 )
-from venue.core.ledger import (
-    CATEGORY_EXCHANGE, CATEGORY_TRADING_FEE, exchange_text, trading_fee_text,
-)
-from venue.core.numbers import SCALE, fee, mul_ceil
+from venue.core.ledger import CATEGORY_EXCHANGE, CATEGORY_TRADING_FEE, fill_texts
+from venue.core.numbers import SCALE, fee, mul_ceil, to_status_text
 from venue.core.orders import OrderState, OrderType
 from venue.core.status import (
     CANCELED, FILLORKILL_CANCELED, INSUFFICIENT_BALANCE, IOC_CANCELED, POSTONLY_CANCELED,
-    closed_status, executed_status,
+    PARTIAL, extend_open, final_status,
 )
 from venue.core.symbols import Market, Registry
 from venue.core.triggers import StopBook
@@ -294,12 +294,23 @@ class Engine:
         self.next_trade_id = trade_id + 1
 
         book.reduce(maker, amount)
+        # numbers as status and ledger texts write them, formatted once for the whole fill
+        amount_text = to_status_text(amount)
+        price_text = to_status_text(price)
         for order in (taker, maker):
             order.remaining -= amount
             order.filled += amount
             order.filled_value += amount * price
-            order.fills.append((price, amount if order.is_buy else -amount))
-            order.open_text = None
+            fills = order.fills
+            if order.is_buy:
+                fills.append((price, amount))
+                clause = f"{PARTIAL}{price_text}({amount_text})"  # PARTIAL + fill_text(fill)
+            else:
+                fills.append((price, -amount))
+                clause = f"{PARTIAL}{price_text}(-{amount_text})"
+            text = order.open_text
+            if text is not None:  # keep the open status current: append this fill's clause
+                order.open_text = extend_open(text, clause, len(fills) == 1)
             order.updated_ts = ts
         if taker.kind == MARKET:
             taker.price = price
@@ -317,43 +328,38 @@ class Engine:
 
         fee_buyer = fee(amount, buyer_rate)
         fee_seller = fee(value, seller_rate)
-        text = exchange_text(amount, base, quote, price)
-        pair = market.pair
+        text, buyer_fee_text, seller_fee_text = fill_texts(
+            amount_text, base, quote, market.pair, price_text, buyer_rate, seller_rate)
+        change = accounts.change
         for order in (taker, maker):
             user = order.user_id
             if order is buyer:
-                accounts.change(batch, user, EXCHANGE_WALLET, base, amount, text, CATEGORY_EXCHANGE)
-                accounts.change(batch, user, EXCHANGE_WALLET, quote, -value, text,
-                                CATEGORY_EXCHANGE)
+                change(batch, user, EXCHANGE_WALLET, base, amount, text, CATEGORY_EXCHANGE)
+                change(batch, user, EXCHANGE_WALLET, quote, -value, text, CATEGORY_EXCHANGE)
                 if fee_buyer:
-                    accounts.change(batch, user, EXCHANGE_WALLET, base, -fee_buyer,
-                                    trading_fee_text(amount, base, pair, price, buyer_rate),
-                                    CATEGORY_TRADING_FEE)
+                    change(batch, user, EXCHANGE_WALLET, base, -fee_buyer, buyer_fee_text,
+                           CATEGORY_TRADING_FEE)
             else:
-                accounts.change(batch, user, EXCHANGE_WALLET, base, -amount, text,
-                                CATEGORY_EXCHANGE)
-                accounts.change(batch, user, EXCHANGE_WALLET, quote, value, text,
-                                CATEGORY_EXCHANGE)
+                change(batch, user, EXCHANGE_WALLET, base, -amount, text, CATEGORY_EXCHANGE)
+                change(batch, user, EXCHANGE_WALLET, quote, value, text, CATEGORY_EXCHANGE)
                 if fee_seller:
-                    accounts.change(batch, user, EXCHANGE_WALLET, quote, -fee_seller,
-                                    trading_fee_text(amount, base, pair, price, seller_rate),
-                                    CATEGORY_TRADING_FEE)
+                    change(batch, user, EXCHANGE_WALLET, quote, -fee_seller, seller_fee_text,
+                           CATEGORY_TRADING_FEE)
         if fee_buyer:
-            accounts.change(batch, FEE_ACCOUNT_ID, EXCHANGE_WALLET, base, fee_buyer,
-                            trading_fee_text(amount, base, pair, price, buyer_rate),
-                            CATEGORY_TRADING_FEE)
+            change(batch, FEE_ACCOUNT_ID, EXCHANGE_WALLET, base, fee_buyer, buyer_fee_text,
+                   CATEGORY_TRADING_FEE)
         if fee_seller:
-            accounts.change(batch, FEE_ACCOUNT_ID, EXCHANGE_WALLET, quote, fee_seller,
-                            trading_fee_text(amount, base, pair, price, seller_rate),
-                            CATEGORY_TRADING_FEE)
+            change(batch, FEE_ACCOUNT_ID, EXCHANGE_WALLET, quote, fee_seller, seller_fee_text,
+                   CATEGORY_TRADING_FEE)
 
+        symbol = market.symbol
         signed = amount if taker.is_buy else -amount
-        events.append(new_trade_executed(trade_id, market.symbol, ts, price, signed, taker.id,
+        events.append(new_trade_executed(trade_id, symbol, ts, price, signed, taker.id,
                                          maker.id, taker.user_id, maker.user_id))
         for order, is_maker in ((taker, False), (maker, True)):
             paid = fee_buyer if order is buyer else fee_seller
             events.append(new_account_trade(
-                trade_id, order.user_id, market.symbol, ts, order.id, order.type.value,
+                trade_id, order.user_id, symbol, ts, order.id, TYPE_TEXT[order.type],
                 order.price, amount if order.is_buy else -amount, price, is_maker, -paid,
                 base if order is buyer else quote, order.client_order_id,
             ))
@@ -372,25 +378,29 @@ class Engine:
 
     # -- closing -----------------------------------------------------------------------------
 
-    def close(self, batch: Batch, order: Order, reason: str | None) -> None:
-        """Take ``order`` out of the exchange with status ``reason`` (None: executed)."""
+    def close(self, batch: Batch, order: Order, reason: str | None) -> OrderState:
+        """Take ``order`` out of the exchange with status ``reason`` (None: executed); returns
+        its final snapshot (the one in the OrderClosed event)."""
         ms = self.markets[order.symbol]
         if order.resting:
             self.unrest(ms, order)
         if order.stop_pending:
             ms.stops.remove(order)
         self.set_hold(batch, order, 0)
-        order.status = executed_status(order.fills) if reason is None else closed_status(
-            reason, order.fills)
+        order.status = final_status(reason, order.fills, order.open_text)
         order.closed = True
         order.updated_ts = batch.ts
         self._unindex(order)
-        batch.events.append(new_order_closed(order.state()))
+        state = order.state()
+        batch.events.append(new_order_closed(state))
+        return state
 
-    def cancel(self, batch: Batch, order: Order) -> None:
-        """Cancel an open order (and its OCO partner)."""
-        self.close(batch, order, CANCELED)
+    def cancel(self, batch: Batch, order: Order) -> OrderState:
+        """Cancel an open order (and its OCO partner); returns the order's final snapshot
+        (closing the partner changes nothing of the order itself)."""
+        state = self.close(batch, order, CANCELED)
         self.cancel_partner(batch, order)
+        return state
 
     def cancel_partner(self, batch: Batch, order: Order) -> None:
         pid = order.placed_id

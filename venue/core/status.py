@@ -57,3 +57,29 @@ def executed_status(fills: Sequence[Fill]) -> str:
 def closed_status(reason: str, fills: Sequence[Fill]) -> str:
     """Status of an order closed for ``reason`` before it was fully executed."""
     return f"{reason} was: {_partials(fills)}" if fills else reason
+
+
+# -- incremental forms (the engine keeps an open order's status text up to date fill by fill) --
+
+PARTIAL = "PARTIALLY FILLED @ "  # the clause of one fill: PARTIAL + fill_text(fill)
+
+
+def extend_open(text: str, clause: str, first: bool) -> str:
+    """``open_status(fills)`` given ``text`` = ``open_status(fills[:-1])`` and the new last
+    fill's ``clause`` (``PARTIAL + fill_text(fill)``); ``first``: it is the only fill."""
+    return clause if first else f"{text}, {clause}"
+
+
+def final_status(reason: str | None, fills: Sequence[Fill], text: str | None) -> str:
+    """``executed_status(fills)`` (``reason`` None) or ``closed_status(reason, fills)``, given
+    ``text`` = ``open_status(fills)`` when known (None: computed from ``fills``)."""
+    if text is None or not fills:
+        return executed_status(fills) if reason is None else closed_status(reason, fills)
+    if reason is not None:
+        return f"{reason} was: {text}"
+    # text = [partials of the earlier fills + ", "] + PARTIAL + fill_text(last fill); a fill
+    # text holds only digits, ".", "-", "(" and ")", so the last PARTIAL starts the last clause
+    earlier, _, last = text.rpartition(PARTIAL)
+    if not earlier:
+        return f"EXECUTED @ {last}"
+    return f"EXECUTED @ {last}: was {earlier[:-2]}"
