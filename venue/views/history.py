@@ -320,28 +320,39 @@ class History:
 
     # -- private queries ---------------------------------------------------------------------
 
-    def orders(
-        self, user_id: int, symbol: str | None = None, ids: Sequence[int] | None = None,
-        start: int | None = None, end: int | None = None, limit: int = 2500, sort: int = -1,
-    ) -> list[OrderState]:
-        """``auth/r/orders/hist``: the user's closed orders by their last update time."""
+    def _user_rows(
+        self, table: str, user_id: int, filters: dict[str, Any], tie: str,
+        start: int | None, end: int | None, limit: int, sort: int,
+        ids: Sequence[int] | None = None,
+    ) -> list[str]:
+        """The JSON ``data`` of one user's rows in ``table``: equality ``filters`` (None values
+        are ignored), an optional ``id IN ids``, the §2.4 window on ``mts``, sorted and limited."""
         self.flush()
-        where, params, order = _window("mts", start, end, sort, "id")
+        where, params, order = _window("mts", start, end, sort, tie)
         clauses = ["user_id = ?"]
         head: list[Any] = [user_id]
-        if symbol is not None:
-            clauses.append("symbol = ?")
-            head.append(symbol)
+        for column, value in filters.items():
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                head.append(value)
         if ids is not None:
             if not ids:
                 return []
             clauses.append(f"id IN ({','.join('?' * len(ids))})")
             head.extend(ids)
         rows = self._db.execute(
-            f"SELECT data FROM orders {_where(*clauses, where)} {order} LIMIT ?",
+            f"SELECT data FROM {table} {_where(*clauses, where)} {order} LIMIT ?",
             [*head, *params, limit],
         )
-        return [_order_from_json(row[0]) for row in rows]
+        return [row[0] for row in rows]
+
+    def orders(
+        self, user_id: int, symbol: str | None = None, ids: Sequence[int] | None = None,
+        start: int | None = None, end: int | None = None, limit: int = 2500, sort: int = -1,
+    ) -> list[OrderState]:
+        """``auth/r/orders/hist``: the user's closed orders by their last update time."""
+        rows = self._user_rows("orders", user_id, {"symbol": symbol}, "id", start, end, limit, sort, ids)
+        return [_order_from_json(data) for data in rows]
 
     def closed_orders(
         self, user_id: int, symbol: str | None = None, start: int | None = None,
@@ -360,21 +371,9 @@ class History:
         start: int | None = None, end: int | None = None, limit: int = 2500, sort: int = -1,
     ) -> list[AccountTrade]:
         """``auth/r/trades[/{symbol}]/hist`` and ``auth/r/order/{symbol}:{id}/trades``."""
-        self.flush()
-        where, params, order = _window("mts", start, end, sort, "trade_id")
-        clauses = ["user_id = ?"]
-        head: list[Any] = [user_id]
-        if symbol is not None:
-            clauses.append("symbol = ?")
-            head.append(symbol)
-        if order_id is not None:
-            clauses.append("order_id = ?")
-            head.append(order_id)
-        rows = self._db.execute(
-            f"SELECT data FROM account_trades {_where(*clauses, where)} {order} LIMIT ?",
-            [*head, *params, limit],
-        )
-        return [AccountTrade(**json.loads(row[0])) for row in rows]
+        filters = {"symbol": symbol, "order_id": order_id}
+        rows = self._user_rows("account_trades", user_id, filters, "trade_id", start, end, limit, sort)
+        return [AccountTrade(**json.loads(data)) for data in rows]
 
     def ledgers(
         self, user_id: int, currency: str | None = None, category: int | None = None,
@@ -383,39 +382,14 @@ class History:
     ) -> list[LedgerEntryAdded]:
         """``auth/r/ledgers[/{currency}]/hist`` with the optional ``category`` (§6.7) and
         ``wallet`` filters."""
-        self.flush()
-        where, params, order = _window("mts", start, end, sort, "id")
-        clauses = ["user_id = ?"]
-        head: list[Any] = [user_id]
-        if currency is not None:
-            clauses.append("currency = ?")
-            head.append(currency)
-        if category is not None:
-            clauses.append("category = ?")
-            head.append(category)
-        if wallet is not None:
-            clauses.append("wallet = ?")
-            head.append(wallet)
-        rows = self._db.execute(
-            f"SELECT data FROM ledgers {_where(*clauses, where)} {order} LIMIT ?",
-            [*head, *params, limit],
-        )
-        return [LedgerEntryAdded(**json.loads(row[0])) for row in rows]
+        filters = {"currency": currency, "category": category, "wallet": wallet}
+        rows = self._user_rows("ledgers", user_id, filters, "id", start, end, limit, sort)
+        return [LedgerEntryAdded(**json.loads(data)) for data in rows]
 
     def movements(
         self, user_id: int, currency: str | None = None, start: int | None = None,
         end: int | None = None, limit: int = 25, sort: int = -1,
     ) -> list[MovementRecorded]:
         """``auth/r/movements[/{currency}]/hist`` (§6.10)."""
-        self.flush()
-        where, params, order = _window("mts", start, end, sort, "id")
-        clauses = ["user_id = ?"]
-        head: list[Any] = [user_id]
-        if currency is not None:
-            clauses.append("currency = ?")
-            head.append(currency)
-        rows = self._db.execute(
-            f"SELECT data FROM movements {_where(*clauses, where)} {order} LIMIT ?",
-            [*head, *params, limit],
-        )
-        return [MovementRecorded(**json.loads(row[0])) for row in rows]
+        rows = self._user_rows("movements", user_id, {"currency": currency}, "id", start, end, limit, sort)
+        return [MovementRecorded(**json.loads(data)) for data in rows]
