@@ -248,3 +248,18 @@ def test_calc_answers_wallet_balance_and_margin_base_from_the_exchange(venue: Ve
     assert frames[0][2][:5] == ["exchange", "USD", 100000, 0, 100000]
     assert frames[1][2] == [550000, 550000]  # 100000 USD + 5 BTC at the 90000 reference price
     assert frames[2][2] == ["base", [0, 0, 0, 0, 0]]
+
+
+def test_an_identical_rest_order_applied_first_does_not_take_the_ws_orders_notification(
+    venue: Venue,
+) -> None:
+    alice, key, secret = venue.account("alice")
+    stream = venue.connect(key, secret)
+    result = stream.receive_input(on("0.1", "21000"))  # same symbol and side, no cid
+    venue.apply(SubmitOrder(alice, "tBTCUSD", OrderType.EXCHANGE_LIMIT, parse_amount("0.1"), parse_amount("20000")))
+    for command in result.commands:
+        venue.apply(command)
+    frames = venue.take(stream)
+    assert names(frames) == ["on", "wu", "n:on-req:SUCCESS", "on", "wu"]
+    assert frames[0][2][16] == 20000  # the REST order: order frames only
+    assert frames[2][2][4][16] == 21000  # the notification is about the WS order

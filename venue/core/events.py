@@ -15,7 +15,7 @@ refused with a lone ``RequestRejected``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Union
 
 from venue.core.commands import Command
@@ -158,6 +158,9 @@ class RequestCompleted:
     user_id: int
     request: str
     orders: tuple[OrderState, ...] = ()
+    # The command (or the op of a MultiOp) this answers, so a connection can tell its own
+    # request's completion from an identical one sent elsewhere (notifications, spec §5).
+    command: Command | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
