@@ -390,3 +390,27 @@ async def test_seq_all_user_notifications_advance_pub_seq_but_not_auth_seq(
         await sender.send(json.dumps([0, "n", None, {"type": "ucm-test", "info": {"a": 1}}]))
         (note,) = await read_until(receiver, lambda m: isinstance(m, list) and m[1] == "n")
         assert note[2][1] == "ucm-test" and note[-2:] == [7, 6]
+
+
+async def test_revoking_a_key_closes_the_sockets_it_authenticated_and_only_those(
+    server: RunningServer, alice: tuple[int, str, str]
+) -> None:
+    from venue.core.commands import RevokeApiKey
+    from venue.gateway import admin
+
+    user_id, key, secret = alice
+    other_key, other_secret = admin.new_api_credentials()
+    await asyncio.to_thread(server.submit, admin.CreateApiKey(user_id, other_key, other_secret, admin.ALL_PERMISSIONS))
+    async with websockets.connect(server.ws_url) as revoked, websockets.connect(server.ws_url) as kept:
+        await revoked.send(auth_frame(key, secret))
+        await read_until(revoked, lambda m: isinstance(m, list) and m[1] == "fls")
+        await kept.send(auth_frame(other_key, other_secret))
+        await read_until(kept, lambda m: isinstance(m, list) and m[1] == "fls")
+        await asyncio.to_thread(server.submit, RevokeApiKey(key))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(revoked.recv(), TIMEOUT)
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "apikey: revoked")
+        await kept.send(json.dumps({"event": "ping", "cid": 7}))
+        pong = await read_until(kept, lambda m: isinstance(m, dict) and m.get("event") == "pong")
+        assert pong[-1]["cid"] == 7

@@ -39,7 +39,7 @@ from typing import Any, Sequence
 from aiohttp import WSMsgType, web
 
 from venue.core.commands import Command
-from venue.core.events import Event
+from venue.core.events import ApiKeyRevoked, Event
 from venue.gateway.app import CTX, WS_PATH, ServerContext, error_response
 from venue.gateway.fanout import DEFAULT_MAX_BUFFER, SLOW_CONSUMER_CODE, Hub, Outlet
 from venue.protocol import channels as ch
@@ -58,6 +58,7 @@ from venue.protocol.ws import (
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024
+REVOKED_KEY_CODE = 1008  # RFC 6455 policy violation: the credentials were withdrawn
 DEFAULT_CONNECTIONS_PER_MINUTE = 15
 CLOSE_TIMEOUT_S = 5.0
 HUB_KEY = "ws_hub"
@@ -180,6 +181,8 @@ class WsServer:
         self.hub = Hub(ViewsMarket(ctx.market_data, self.books), ctx.clock.now_ms)
         self.users: dict[int, list[WsSession]] = {}
         self.sockets: set[web.WebSocketResponse] = set()
+        # the socket of each open session, to close it from the server side (revoked keys)
+        self.connections: dict[WsSession, tuple[web.WebSocketResponse, asyncio.Transport]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: asyncio.Task[None] | None = None
 
@@ -215,6 +218,8 @@ class WsServer:
             return
         seen: set[int] = set()
         for event in events:
+            if isinstance(event, ApiKeyRevoked):
+                self._drop_key(event.user_id, event.key)
             user_id = getattr(event, "user_id", None)
             if user_id is None:
                 order = getattr(event, "order", None)
@@ -329,12 +334,23 @@ class WsServer:
         """Close a connection that reads too slowly: 1008 "slow consumer", then abort if the
         close handshake does not finish (its close frame waits behind the unsent backlog)."""
         log.warning("closing the WebSocket connection of %s: slow consumer", peer)
+        self._close(ws, transport, SLOW_CONSUMER_CODE, b"slow consumer")
 
+    def _drop_key(self, user_id: int, key: str) -> None:
+        """A revoked key stops working at once, on sockets it already authenticated too: they
+        are closed with 1008 "apikey: revoked" (as any dropped connection, ``dms`` applies)."""
+        for session in list(self.users.get(user_id, ())):
+            account = session.account
+            if account is not None and account.api_key == key and session in self.connections:
+                ws, transport = self.connections[session]
+                self._close(ws, transport, REVOKED_KEY_CODE, b"apikey: revoked")
+
+    def _close(
+        self, ws: web.WebSocketResponse, transport: asyncio.Transport, code: int, reason: bytes
+    ) -> None:
         async def close() -> None:
             try:
-                await asyncio.wait_for(
-                    ws.close(code=SLOW_CONSUMER_CODE, message=b"slow consumer"), CLOSE_TIMEOUT_S
-                )
+                await asyncio.wait_for(ws.close(code=code, message=reason), CLOSE_TIMEOUT_S)
             except (asyncio.TimeoutError, ConnectionError):
                 pass
             if not transport.is_closing():
@@ -367,6 +383,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     outlet.wake()  # the info event was queued when the session was created
     server.hub.sessions.add(session)
     server.sockets.add(ws)
+    server.connections[session] = (ws, transport)
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT or message.type == WSMsgType.BINARY:
@@ -376,6 +393,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
                 break
     finally:
         server.sockets.discard(ws)
+        server.connections.pop(session, None)
         outlet.dropped = True
         server.closed(session)
     return ws
