@@ -118,3 +118,22 @@ def test_rate_limit_keys_follow_the_spec_endpoint_names() -> None:
     assert rate_limit_key("/v2/calc/fx") == ("calc/fx", "calc/fx")
     assert rate_limit_key("/v2/auth/r/wallets") == ("auth", "auth/r/wallets")
     assert rate_limit_key("/ws/2") is None
+
+
+async def test_a_failed_journal_answers_not_ready_and_the_server_keeps_reading(tmp_path: Path) -> None:
+    from venue.gateway.sequencer import SequencerStopped
+
+    routes = web.RouteTableDef()
+
+    @routes.post("/v2/test/journal-write")
+    async def submit(request: web.Request) -> web.Response:
+        raise SequencerStopped("journal cannot write: disk full")
+
+    client = await _client(fake_context(tmp_path), routes)
+    try:
+        response = await client.post("/v2/test/journal-write", data=b"{}")
+        assert response.status == 500
+        assert orjson.loads(await response.read()) == ["error", 11000, "journal: unavailable"]
+        assert (await client.get("/v2/platform/status")).status == 200
+    finally:
+        await client.close()

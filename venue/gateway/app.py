@@ -33,7 +33,8 @@ from venue.core.events import Event, OrderAccepted, TradeExecuted
 from venue.core.symbols import Registry
 from venue.gateway.clock import Clock
 from venue.gateway.ratelimit import RateLimiter
-from venue.protocol.errors import ProtocolError, http_status
+from venue.gateway.sequencer import SequencerStopped
+from venue.protocol.errors import Code, ProtocolError, http_status
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(int(exc.code), exc.text, http_status(exc.code))
     except web.HTTPException as exc:
         return _http_exception_answer(exc)
+    except SequencerStopped:
+        # the journal failed: nothing more can be made durable, so nothing is accepted; 11000
+        # (ERR_READY, spec §7.8) is Bitfinex's "not ready, try later"
+        log.critical("refusing %s %s: the journal has failed", request.method, request.path)
+        return error_response(int(Code.NOT_READY), "journal: unavailable")
     except Exception:
         log.exception("unhandled error answering %s %s", request.method, request.path)
         return error_response(CODE_UNKNOWN, "unknown error")
