@@ -312,6 +312,16 @@ def test_dms_4_asks_to_cancel_all_orders_when_the_socket_closes() -> None:
     assert stream.close_commands() == [CancelAllOrders(user_id=ALICE)]
 
 
+def test_dms_of_a_key_that_may_not_write_orders_is_ignored() -> None:
+    # Cancelling on disconnect is an order write: a read-only key must not be able to cancel
+    # the account's orders (placed with other keys) by connecting with dms 4 and hanging up.
+    stream = make_stream()
+    out = stream.receive_auth(auth_message(KEY_RO, SECRET_RO, dms=4))
+    assert wire(out[0])["status"] == "OK"
+    assert not stream.dead_man_switch
+    assert stream.close_commands() == []
+
+
 def test_without_dms_closing_cancels_nothing() -> None:
     assert authed().close_commands() == []
     assert make_stream().close_commands() == []

@@ -471,7 +471,8 @@ class AccountStream:
 
     @property
     def dead_man_switch(self) -> bool:
-        """True when the auth frame asked for ``dms: 4`` (cancel all orders on disconnect)."""
+        """True when the auth frame asked for ``dms: 4`` (cancel all orders on disconnect) and
+        the key may write orders (a read-only key's ``dms`` is ignored)."""
         return self._dms
 
     # -- auth -----------------------------------------------------------------------------------
@@ -502,7 +503,9 @@ class AccountStream:
         self._may_trade = has_permission(key.permissions, "orders", write=True)
         self._user_id = key.user_id
         self._filter = _Filter(entries, key.permissions)
-        self._dms = message.get("dms") == DMS_ENABLED
+        # The dead-man switch cancels orders, so only a key that may write orders can arm it:
+        # otherwise a read-only key could cancel the account's orders by hanging up.
+        self._dms = message.get("dms") == DMS_ENABLED and self._may_trade
         reply = {
             "event": "auth",
             "status": "OK",
