@@ -414,3 +414,38 @@ async def test_revoking_a_key_closes_the_sockets_it_authenticated_and_only_those
         await kept.send(json.dumps({"event": "ping", "cid": 7}))
         pong = await read_until(kept, lambda m: isinstance(m, dict) and m.get("event") == "pong")
         assert pong[-1]["cid"] == 7
+
+
+async def test_an_input_the_journal_cannot_record_is_answered_with_an_error_notification(
+    server: RunningServer, alice: tuple[int, str, str]
+) -> None:
+    # Errors are answers (design.md): when the sequencer cannot make a command durable the WS
+    # client still gets its *-req ERROR notification (11000 "journal: unavailable", as REST
+    # answers), instead of waiting forever; the connection stays open.
+    from venue.gateway.sequencer import SequencerStopped
+
+    user_id, key, secret = alice
+
+    async def failing_submit(command: Any) -> Any:
+        raise SequencerStopped("journal cannot write: disk full")
+
+    async with websockets.connect(server.ws_url) as ws:
+        await ws.send(auth_frame(key, secret))
+        await read_until(ws, lambda m: isinstance(m, list) and m[1] == "fls")
+        server.ctx.sequencer.submit = failing_submit  # type: ignore[method-assign]
+        try:
+            order = {"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD", "amount": "0.1", "price": "20000", "cid": 99}
+            await ws.send(json.dumps([0, "on", None, order]))
+            (note,) = await read_until(ws, lambda m: True)
+            assert note[:2] == [0, "n"]
+            assert note[2][1] == "on-req" and note[2][6:] == ["ERROR", "journal: unavailable"]
+            assert note[2][4][2] == 99 and len(note[2][4]) == 32
+            await ws.send(json.dumps([0, "oc", None, {"id": 5}]))
+            (note,) = await read_until(ws, lambda m: True)
+            assert note[2][1] == "oc-req" and note[2][4][0] == 5 and note[2][6] == "ERROR"
+        finally:
+            del server.ctx.sequencer.submit
+        await ws.send(json.dumps({"event": "ping", "cid": 1}))
+        (pong,) = await read_until(ws, lambda m: True)
+        assert pong["event"] == "pong"
+    assert server.ctx.exchange.open_orders(user_id) == []

@@ -392,6 +392,23 @@ def test_ox_multi_with_one_bad_op_submits_nothing() -> None:
     assert note[1] == "ox_multi-req" and note[4] is None and note[6:] == ["ERROR", "input: invalid"]
 
 
+def test_a_command_the_sequencer_could_not_apply_is_answered_once_with_its_error_notification() -> None:
+    stream, other = authed(), authed(auth={"nonce": 1_900_000_000_000_000})
+    (submit,) = stream.receive_input(
+        [0, "on", None, {"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD", "amount": "1", "price": "100", "cid": 5}]
+    ).commands
+    (multi,) = stream.receive_input([0, "ox_multi", None, [["oc", {"id": 1}], ["oc", {"id": 2}]]]).commands
+    assert other.command_failed(submit, 11000, "journal: unavailable") == []  # not its command
+    (out,) = stream.command_failed(submit, 11000, "journal: unavailable")
+    assert out.kind is Kind.REQUEST
+    note = wire(out)[2]
+    assert note[1] == "on-req" and note[6:] == ["ERROR", "journal: unavailable"]
+    assert len(note[4]) == 32 and (note[4][2], note[4][3]) == (5, "tBTCUSD")
+    assert stream.command_failed(submit, 11000, "journal: unavailable") == []  # answered once
+    (out,) = stream.command_failed(multi, 10000, "unknown error")
+    assert wire(out)[2][1] == "ox_multi-req" and wire(out)[2][4] is None
+
+
 def test_key_without_orders_write_gets_an_error_notification_and_submits_nothing() -> None:
     stream = make_stream()
     stream.receive_auth(auth_message(KEY_RO, SECRET_RO))

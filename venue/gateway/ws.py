@@ -28,6 +28,7 @@ connection (20051 restart, 20060/20061 maintenance), for the admin endpoint and 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import time
@@ -42,6 +43,7 @@ from venue.core.commands import Command
 from venue.core.events import ApiKeyRevoked, Event
 from venue.gateway.app import CTX, WS_PATH, ServerContext, error_response
 from venue.gateway.fanout import DEFAULT_MAX_BUFFER, SLOW_CONSUMER_CODE, Hub, Outlet
+from venue.gateway.sequencer import SequencerStopped
 from venue.protocol import channels as ch
 from venue.protocol.errors import Code
 from venue.protocol.ws import (
@@ -266,7 +268,7 @@ class WsServer:
             elif isinstance(request, Unsubscribe):
                 self.hub.unsubscribe(session, request.subscription)
             elif isinstance(request, Submit):
-                self.submit(request.commands)
+                self.submit(request.commands, session)
             elif isinstance(request, Authenticated):
                 self.users.setdefault(request.user_id, []).append(session)
             elif isinstance(request, Broadcast):
@@ -285,17 +287,34 @@ class WsServer:
             self.hub.unsubscribe(session, sub)
             session.fail_subscription(sub, int(Code.SUB_FAIL), "subscribe: failed")
 
-    def submit(self, commands: Sequence[Command]) -> None:
-        """Submit in order; tasks start in creation order, so the sequencer stamps them so."""
+    def submit(self, commands: Sequence[Command], session: WsSession | None = None) -> None:
+        """Submit in order; tasks start in creation order, so the sequencer stamps them so.
+
+        When the sequencer cannot apply a command (the journal failed, or a bug), ``session``
+        (the connection whose input it came from) answers the input with its ERROR
+        notification — 11000 ``journal: unavailable``, as REST does, else 10000 — instead of
+        leaving the client waiting for an answer that never comes.
+        """
         for command in commands:
             task = asyncio.get_running_loop().create_task(self.ctx.submit(command))
             self._tasks.add(task)
-            task.add_done_callback(self._submitted)
+            task.add_done_callback(functools.partial(self._submitted, command, session))
 
-    def _submitted(self, task: asyncio.Task[Any]) -> None:
+    def _submitted(self, command: Command, session: WsSession | None, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("a WebSocket command failed in the sequencer", exc_info=task.exception())
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is None:
+            return
+        if isinstance(error, SequencerStopped):
+            log.critical("refusing a WebSocket command: the journal has failed")
+            code, text = int(Code.NOT_READY), "journal: unavailable"
+        else:
+            log.error("a WebSocket command failed in the sequencer", exc_info=error)
+            code, text = int(Code.UNKNOWN), "unknown error"
+        if session is not None and not session.closed:
+            session.command_failed(command, code, text)
 
     def closed(self, session: WsSession) -> None:
         """Forget a closed connection; dead-man switch commands go to the sequencer (§8.1)."""

@@ -617,6 +617,22 @@ class AccountStream:
                 return [0, "wu", serialize.wallet(WalletState(wallet, currency, 0, 0))]
         return None
 
+    def command_failed(self, command: Command, code: int, text: str) -> list[Outgoing]:
+        """The ERROR notification for one of this stream's commands that the sequencer could
+        not apply (the journal failed: nothing was acknowledged, so nothing changed). Without
+        it the client would wait forever for the answer of its input (Node's ``submitOrder``
+        promise hangs). Commands this stream did not submit, or already answered, get nothing.
+        """
+        if self._user_id is None or not self._outstanding.holds(command):
+            return []
+        self._outstanding.remove(command)
+        request = _REQUEST_NAMES.get(type(command))
+        if request is None:
+            return []
+        refusal = RequestRejected(self._user_id, request, int(code), text, command, None)
+        note = serialize.rejection_notification(refusal, mts=self._now_ms())
+        return [Outgoing(Kind.REQUEST, [0, "n", note])]
+
     def _user_notification(self, message_id: Any, payload: Any, result: InputResult) -> None:
         """``[0,"n",MSG_ID,{"type":"ucm-…","info":{…}}]``: a user broadcast (spec §8.3)."""
         if (
@@ -805,6 +821,15 @@ class AccountStream:
 
 # -- helpers --------------------------------------------------------------------------------------
 
+
+# The input TYPE each command answers to (its ``*-req`` notification type).
+_REQUEST_NAMES: dict[type, str] = {
+    SubmitOrder: "on",
+    UpdateOrder: "ou",
+    CancelOrder: "oc",
+    CancelOrders: "oc_multi",
+    MultiOp: "ox_multi",
+}
 
 _SUCCESS_TEXTS: dict[str, Callable[[OrderState], str]] = {
     "on": serialize.submit_text,

@@ -289,6 +289,12 @@ class WsSession:
             return
         self.send_account(self.account.frames_for(seq, ts, events))
 
+    def command_failed(self, command: Command, code: int, text: str) -> None:
+        """A command of this connection's ``Submit`` was not applied: answer its input with
+        the ``*-req`` ERROR notification (``AccountStream.command_failed``)."""
+        if self.account is not None and self.authenticated_user is not None:
+            self.send_account(self.account.command_failed(command, code, text))
+
     def receive_broadcast(self, notification: list[Any]) -> None:
         if self.account is not None and self.authenticated_user is not None:
             self.send_account(self.account.receive_broadcast(notification))
