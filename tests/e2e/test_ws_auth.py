@@ -35,6 +35,9 @@ EVENTS = (
     "trade_execution_update",
     "wallet_update",
     "balance_update",
+    "base_margin_info",
+    "symbol_margin_info",
+    "funding_info_update",
     "notification",
     "on-req-notification",
     "ou-req-notification",
@@ -327,6 +330,23 @@ async def test_calc_balance_is_answered_with_balance_update(server: RunningServe
         assert client.after(start) == ["balance_update", "wallet_update"]  # in the order asked
         balance = client.events[start][1]
         assert balance.aum == balance.aum_net == 100000 + 5 * 90000  # BTC at its reference price
+    finally:
+        await client.close()
+
+
+async def test_calc_margin_and_funding_items_reach_bfxapis_margin_and_funding_info(
+    server: RunningServer, alice: tuple[int, str, str]
+) -> None:
+    _, key, secret = alice
+    client = await Recorder(server, key, secret).start()
+    try:
+        start = len(client.events)
+        await client.bfx.wss.inputs.calc("margin_base", "margin_sym_tBTCUSD", "funding_sym_fUSD")
+        await client.wait_for(lambda: "funding_info_update" in client.after(start))
+        assert client.after(start) == ["base_margin_info", "symbol_margin_info", "funding_info_update"]
+        margin, funding = client.events[start + 1][1], client.events[start + 2][1]
+        assert margin.symbol == "tBTCUSD" and margin.tradable_balance == 0
+        assert funding.symbol == "fUSD" and funding.yield_lend == 0
     finally:
         await client.close()
 

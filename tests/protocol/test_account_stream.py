@@ -476,6 +476,20 @@ def test_calc_answers_wallets_and_balance_with_fresh_values() -> None:
     ]
 
 
+def test_calc_answers_margin_and_funding_symbols_with_miu_sym_and_fiu() -> None:
+    # spec §8.3: margin_sym_* → miu sym, funding_sym_* → fiu (§6.11 layouts). venue trades spot
+    # only, so there is no margin buying power and no funding yield; unlisted symbols get nothing.
+    stream = authed()
+    frames = stream.receive_input(
+        [0, "calc", None, [["margin_sym_tBTCUSD"], ["funding_sym_fUSD"], ["margin_sym_tNOPE"], ["funding_sym_fNOPE"]]]
+    ).frames
+    assert texts(frames) == [
+        '[0,"miu",["sym","tBTCUSD",[0,0,0,0,null,null,null,null]]]',
+        '[0,"fiu",["sym","fUSD",[0,0,0,0]]]',
+    ]
+    assert all(out.kind is Kind.ACCOUNT for out in frames)
+
+
 def test_balance_values_currencies_without_trades_at_the_reference_price() -> None:
     reader = FakeReader()  # no trades: BTC at its reference price 90000
     stream = authed(reader)

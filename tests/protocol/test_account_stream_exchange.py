@@ -244,10 +244,11 @@ def test_calc_answers_wallet_balance_and_margin_base_from_the_exchange(venue: Ve
     stream = venue.connect(key, secret)
     venue.send(stream, [0, "calc", None, [["wallet_exchange_USD"], ["balance"], ["margin_base"], ["funding_sym_fUSD"]]])
     frames = venue.take(stream)
-    assert names(frames) == ["wu", "bu", "miu"]
+    assert names(frames) == ["wu", "bu", "miu", "fiu"]
     assert frames[0][2][:5] == ["exchange", "USD", 100000, 0, 100000]
     assert frames[1][2] == [550000, 550000]  # 100000 USD + 5 BTC at the 90000 reference price
     assert frames[2][2] == ["base", [0, 0, 0, 0, 0]]
+    assert frames[3][2] == ["sym", "fUSD", [0, 0, 0, 0]]  # no funding market: nothing lent or borrowed
 
 
 def test_an_identical_rest_order_applied_first_does_not_take_the_ws_orders_notification(

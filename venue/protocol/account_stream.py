@@ -599,7 +599,8 @@ class AccountStream:
                 result.frames.append(Outgoing(Kind.ACCOUNT, frame))
 
     def _calc_answer(self, item: str, wallets: list[WalletState]) -> list[Any] | None:
-        """One calc item's fresh value; items that mean nothing on a spot venue get no answer."""
+        """One calc item's fresh value (spec §8.3). ``position_*`` gets no answer: venue has no
+        positions. Unknown items and unlisted symbols get none either."""
         if item == "balance":
             aum = self._valuation(((w.wallet, w.currency), w.balance) for w in wallets)
             return [0, "bu", [num(aum), num(aum)]]
@@ -608,6 +609,20 @@ class AccountStream:
             # [USER_PL, USER_SWAPS, MARGIN_BALANCE, MARGIN_NET, MARGIN_MIN]: no positions, so no
             # P/L, swaps or required margin (spec §6.11; bfxapi needs all five).
             return [0, "miu", ["base", [0, 0, num(margin), num(margin), 0]]]
+        if item.startswith("margin_sym_"):
+            # [TRADABLE_BALANCE, GROSS_BALANCE, BUY, SELL, …] of margin trading on the pair: venue
+            # has no margin trading yet, so nothing can be bought or sold on margin (spec §6.11).
+            symbol = item[len("margin_sym_") :]
+            if self._listed_market(symbol):
+                return [0, "miu", ["sym", symbol, [0, 0, 0, 0, None, None, None, None]]]
+            return None
+        if item.startswith("funding_sym_"):
+            # [YIELD_LOAN, YIELD_LEND, DURATION_LOAN, DURATION_LEND]: no funding market yet, so
+            # no loans or lends and nothing earned or paid (spec §6.11).
+            symbol = item[len("funding_sym_") :]
+            if symbol.startswith("f") and self._listed_currency(symbol[1:]):
+                return [0, "fiu", ["sym", symbol, [0, 0, 0, 0]]]
+            return None
         if item.startswith("wallet_"):
             wallet, _, currency = item[len("wallet_") :].partition("_")
             for w in wallets:
@@ -632,6 +647,14 @@ class AccountStream:
         refusal = RequestRejected(self._user_id, request, int(code), text, command, None)
         note = serialize.rejection_notification(refusal, mts=self._now_ms())
         return [Outgoing(Kind.REQUEST, [0, "n", note])]
+
+    def _listed_market(self, symbol: str) -> bool:
+        registry = getattr(self._reader, "registry", None)
+        return registry is not None and registry.market(symbol) is not None
+
+    def _listed_currency(self, code: str) -> bool:
+        registry = getattr(self._reader, "registry", None)
+        return registry is not None and registry.currency(code) is not None
 
     def _user_notification(self, message_id: Any, payload: Any, result: InputResult) -> None:
         """``[0,"n",MSG_ID,{"type":"ucm-…","info":{…}}]``: a user broadcast (spec §8.3)."""
