@@ -469,3 +469,37 @@ async def test_an_input_the_journal_cannot_record_is_answered_with_an_error_noti
         (pong,) = await read_until(ws, lambda m: True)
         assert pong["event"] == "pong"
     assert server.ctx.exchange.open_orders(user_id) == []
+
+
+async def test_unauth_stops_the_account_stream_on_a_live_connection(
+    server: RunningServer, alice: tuple[int, str, str]
+) -> None:
+    user_id, key, secret = alice
+    async with websockets.connect(server.ws_url) as ws:
+        await ws.send(auth_frame(key, secret, dms=4))
+        await read_until(ws, lambda m: isinstance(m, list) and m[1] == "fls")
+        order = {"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD", "amount": "0.1", "price": "20000"}
+        await ws.send(json.dumps([0, "on", None, order]))
+        await read_until(ws, lambda m: isinstance(m, list) and m[1] == "on")
+        await ws.send(json.dumps({"event": "unauth"}))
+        replies = await read_until(ws, lambda m: isinstance(m, dict) and m.get("event") == "unauth")
+        assert replies[-1] == {"event": "unauth", "status": "OK", "chanId": 0}
+        # the account's events no longer reach this connection
+        from venue.core.commands import CancelAllOrders
+
+        await asyncio.to_thread(server.submit, CancelAllOrders(user_id=user_id))
+        await ws.send(json.dumps({"event": "ping", "cid": 3}))
+        (pong,) = await read_until(ws, lambda m: True)
+        assert isinstance(pong, dict) and pong["event"] == "pong"  # no oc frame before it
+        await ws.send(json.dumps([0, "on", None, order]))
+        (error,) = await read_until(ws, lambda m: True)
+        assert error == {"event": "error", "msg": "auth: invalid", "code": 10100}
+        # authenticating again gives a fresh channel 0 (dms not asked this time)
+        await ws.send(auth_frame(key, secret))
+        frames = await read_until(ws, lambda m: isinstance(m, list) and m[1] == "fls")
+        assert frames[0]["status"] == "OK"
+        assert [m for m in frames if isinstance(m, list) and m[1] == "os"] == [[0, "os", []]]
+        await ws.send(json.dumps([0, "on", None, order]))
+        await read_until(ws, lambda m: isinstance(m, list) and m[1] == "on")
+    await asyncio.sleep(0.2)
+    assert len(server.ctx.exchange.open_orders(user_id)) == 1  # the first dms went with the unauth

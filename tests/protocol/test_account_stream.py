@@ -322,6 +322,29 @@ def test_dms_of_a_key_that_may_not_write_orders_is_ignored() -> None:
     assert stream.close_commands() == []
 
 
+def test_unauth_ends_channel_0_and_a_new_auth_is_accepted() -> None:
+    # spec §7.1: {"event":"unauth"} → {"event":"unauth","status":"OK","chanId":0}
+    stream = make_stream()
+    stream.receive_auth(auth_message(dms=4))
+    (reply,) = stream.receive_unauth()
+    assert reply.kind is Kind.EVENT and wire(reply) == {"event": "unauth", "status": "OK", "chanId": 0}
+    assert not stream.authenticated and stream.api_key is None
+    assert stream.close_commands() == []  # dms disarmed, not fired: the socket is still open
+    events = [OrderAccepted(order_state())]
+    assert stream.frames_for(1, TS, events) == []
+    assert [wire(o) for o in stream.receive_input([0, "oc", None, {"id": 501}]).frames] == [
+        {"event": "error", "msg": "auth: invalid", "code": 10100}
+    ]
+    out = stream.receive_auth(auth_message(nonce=1_800_000_000_000_000))
+    assert wire(out[0])["status"] == "OK" and stream.authenticated
+
+
+def test_unauth_without_auth_is_10200() -> None:
+    assert [wire(o) for o in make_stream().receive_unauth()] == [
+        {"event": "error", "msg": "unauth: invalid", "code": 10200}
+    ]
+
+
 def test_without_dms_closing_cancels_nothing() -> None:
     assert authed().close_commands() == []
     assert make_stream().close_commands() == []

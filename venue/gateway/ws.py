@@ -53,6 +53,7 @@ from venue.protocol.ws import (
     SessionConfig,
     Submit,
     Subscribe,
+    Unauthenticated,
     Unsubscribe,
     WsSession,
 )
@@ -271,6 +272,8 @@ class WsServer:
                 self.submit(request.commands, session)
             elif isinstance(request, Authenticated):
                 self.users.setdefault(request.user_id, []).append(session)
+            elif isinstance(request, Unauthenticated):
+                self._forget_user_session(request.user_id, session)
             elif isinstance(request, Broadcast):
                 for other in self.users.get(request.user_id, ()):
                     if other is not session:
@@ -320,14 +323,17 @@ class WsServer:
         """Forget a closed connection; dead-man switch commands go to the sequencer (§8.1)."""
         self.hub.drop_session(session)
         if session.authenticated_user is not None:
-            sessions = self.users.get(session.authenticated_user, [])
-            if session in sessions:
-                sessions.remove(session)
-            if not sessions:
-                self.users.pop(session.authenticated_user, None)
+            self._forget_user_session(session.authenticated_user, session)
         commands = session.close_commands()
         if commands:
             self.submit(commands)
+
+    def _forget_user_session(self, user_id: int, session: WsSession) -> None:
+        sessions = self.users.get(user_id, [])
+        if session in sessions:
+            sessions.remove(session)
+        if not sessions:
+            self.users.pop(user_id, None)
 
     # -- lifecycle --------------------------------------------------------------------------------
 

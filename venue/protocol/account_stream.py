@@ -12,6 +12,7 @@ How the connection drives it::
     #   result.commands  → submit each through the sequencer, in order
     #   result.broadcast → give to receive_broadcast() of the same user's *other* streams
     out = stream.frames_for(seq, ts, events)      # after every applied command (any source)
+    out = stream.receive_unauth()                 # {"event":"unauth"} → reply; channel 0 ends
     stream.close_commands()                       # on disconnect: dead-man switch (dms: 4)
 
 Everything handed back is an ``Outgoing(kind, message)``; ``kind`` tells the connection how to
@@ -180,6 +181,7 @@ WALLET_TYPES = ("exchange", "margin", "funding")
 
 TEXT_AUTH_DUP = "auth: dup"
 TEXT_AUTH_INVALID = "auth: invalid"
+TEXT_UNAUTH_INVALID = "unauth: invalid"
 TEXT_ACTION_DISABLED = "action: disabled"  # what Bitfinex answers for unavailable actions
 
 
@@ -519,6 +521,29 @@ class AccountStream:
         aum = self._valuation(self._balances.items())
         self._last_balance = (aum, aum)
         return [Outgoing(Kind.EVENT, reply), *self._snapshots()]
+
+    def receive_unauth(self) -> list[Outgoing]:
+        """Answer ``{"event":"unauth"}`` (spec §7.1): ``{"event":"unauth","status":"OK","chanId":0}``
+        and channel 0 ends — no more frames, inputs are ``auth: invalid`` again, and a new
+        ``auth`` is accepted. Asked of a connection that is not authenticated: 10200
+        ``unauth: invalid``.
+
+        The dead-man switch is disarmed, not fired: the client ended the session on purpose on
+        a connection that is still alive (``dms`` acts when the socket closes, §8.1). Answers to
+        inputs still in flight are no longer sent (they belong to the ended session).
+        """
+        if self._user_id is None:
+            return [_error_event(Code.UNAUTH_FAIL, TEXT_UNAUTH_INVALID)]
+        self._key = None
+        self._permissions = ()
+        self._may_trade = False
+        self._user_id = None
+        self._filter = None
+        self._dms = False
+        self._outstanding = Outstanding()
+        self._balances = {}
+        self._last_balance = None
+        return [Outgoing(Kind.EVENT, {"event": "unauth", "status": "OK", "chanId": 0})]
 
     def _snapshots(self) -> list[Outgoing]:
         assert self._filter is not None and self._user_id is not None

@@ -29,7 +29,7 @@ What it keeps:
 
 Errors are answers, never exceptions: invalid JSON is 10000 "json: invalid", an unknown event
 10000 "event: invalid", a bad conf 10050 "conf: invalid", an unknown chanId on unsubscribe 10400
-"unsubscribe: invalid", ``unauth`` 10200 (the account stream cannot drop an authentication);
+"unsubscribe: invalid", ``unauth`` on a connection that is not authenticated 10200;
 subscribe errors carry their §7.8 codes; every error event echoes the request's own fields
 before ``event``/``msg``/``code``, as the real API does.
 """
@@ -125,7 +125,14 @@ class Authenticated:
     user_id: int
 
 
-Request = Subscribe | Unsubscribe | Submit | Broadcast | Authenticated
+@dataclass(frozen=True, slots=True)
+class Unauthenticated:
+    """The connection's channel 0 ended (``unauth``): stop routing ``user_id``'s events here."""
+
+    user_id: int
+
+
+Request = Subscribe | Unsubscribe | Submit | Broadcast | Authenticated | Unauthenticated
 
 
 @dataclass(slots=True)
@@ -343,8 +350,7 @@ class WsSession:
         elif event == "auth":
             self._auth(message)
         elif event == "unauth":
-            # §7.1 documents unauth for v1 only; we keep the connection authenticated and say so
-            self._queue_event(error_reply(int(Code.UNAUTH_FAIL), "unauth: invalid"))
+            self._unauth()
         else:
             self._queue_event(error_reply(ERR_UNKNOWN, "event: invalid", message))
 
@@ -414,6 +420,18 @@ class WsSession:
             self.authenticated_user = user_id
             self._account_last_sent_ms = self._now_ms()
             self._requests.append(Authenticated(user_id))
+        self.send_account(outgoing)
+
+    def _unauth(self) -> None:
+        """§7.1: end channel 0; the channel slot it held is free again (§7.7)."""
+        if self.account is None or self.authenticated_user is None:
+            self._queue_event(error_reply(int(Code.UNAUTH_FAIL), "unauth: invalid"))
+            return
+        user_id = self.authenticated_user
+        outgoing = list(self.account.receive_unauth())
+        if not self.account.authenticated:
+            self.authenticated_user = None
+            self._requests.append(Unauthenticated(user_id))
         self.send_account(outgoing)
 
     def _receive_channel_zero(self, frame: list[Any]) -> None:
