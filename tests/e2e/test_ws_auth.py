@@ -503,3 +503,86 @@ async def test_unauth_stops_the_account_stream_on_a_live_connection(
         await read_until(ws, lambda m: isinstance(m, list) and m[1] == "on")
     await asyncio.sleep(0.2)
     assert len(server.ctx.exchange.open_orders(user_id)) == 1  # the first dms went with the unauth
+
+
+class NodeSeqAudit:
+    """bitfinex-api-node's ``WSv2._validateMessageSeq`` (``seqAudit: true``), re-stated: the
+    rules a SEQ_ALL connection must satisfy (spec §7.6). ``check`` returns an error text or None."""
+
+    def __init__(self) -> None:
+        self.last_pub = -1
+        self.last_auth = -1
+
+    def check(self, msg: Any) -> str | None:
+        if not isinstance(msg, list) or not msg:
+            return None
+        chan0 = msg[0] == 0 and msg[1] != "hb"
+        auth_seq = msg[-1] if chan0 else None
+        body = msg[2] if len(msg) > 2 and isinstance(msg[2], list) else []
+        is_req = msg[1] == "n" and len(body) > 1 and str(body[1]).endswith("-req")
+        if not is_req:
+            seq = msg[-2] if chan0 else msg[-1]
+            if not isinstance(seq, int):
+                return None
+            if self.last_pub != -1 and seq != self.last_pub + 1:
+                return f"invalid pub seq #; last {self.last_pub}, got {seq}"
+            self.last_pub = seq
+        if not isinstance(auth_seq, int) or auth_seq == 0:
+            return None
+        if msg[1] == "n":
+            return None if auth_seq == self.last_auth else f"auth seq advanced on a notification: {msg}"
+        if auth_seq == self.last_auth:
+            return f"expected auth seq # advancement but got same seq: {auth_seq}"
+        if self.last_auth != -1 and auth_seq != self.last_auth + 1:
+            return f"invalid auth seq #; last {self.last_auth}, got {auth_seq}"
+        self.last_auth = auth_seq
+        return None
+
+
+async def test_a_seq_all_session_passes_nodes_seq_audit_frame_by_frame(
+    server: RunningServer, alice: tuple[int, str, str], bob: tuple[int, str, str]
+) -> None:
+    _, key, secret = alice
+    audit, frames = NodeSeqAudit(), []
+
+    async def read(ws: Any, predicate: Callable[[Any], bool]) -> list[Any]:
+        got = await read_until(ws, predicate)
+        for message in got:
+            error = audit.check(message)
+            assert error is None, (error, frames[-5:], message)
+            frames.append(message)
+        return got
+
+    async with websockets.connect(server.ws_url) as ws, websockets.connect(server.ws_url) as other:
+        await ws.send(json.dumps({"event": "conf", "flags": 65536}))
+        await read(ws, lambda m: isinstance(m, dict) and m.get("event") == "conf")
+        await ws.send(json.dumps({"event": "subscribe", "channel": "trades", "symbol": "tBTCUSD"}))
+        await read(ws, lambda m: isinstance(m, list) and m[0] != 0)  # the trades snapshot
+        await ws.send(auth_frame(key, secret))
+        await read(ws, lambda m: isinstance(m, list) and m[1] == "fls")
+        order = {"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD", "amount": "0.5", "price": "20000", "cid": 1}
+        await ws.send(json.dumps([0, "on", None, order]))
+        await read(ws, lambda m: isinstance(m, list) and m[1] == "on")
+        await ws.send(json.dumps([0, "on", None, {**order, "amount": "1000"}]))  # refused: ERROR n
+        await read(ws, lambda m: isinstance(m, list) and m[1] == "n")
+        await ws.send(json.dumps([0, "oc", None, {"id": 424242}]))  # unknown order: ERROR n
+        await read(ws, lambda m: isinstance(m, list) and m[1] == "n")
+        # a fill caused by another account: account frames and public trades interleave
+        await other.send(auth_frame(bob[1], bob[2]))
+        await read_until(other, lambda m: isinstance(m, list) and m[1] == "fls")
+        await other.send(json.dumps([0, "on", None, {**order, "amount": "-0.2", "cid": 2}]))
+        await read(ws, lambda m: isinstance(m, list) and m[0] == 0 and m[1] == "tu")
+        await ws.send(json.dumps([0, "ox_multi", None, [["oc", {"id": 1}], ["oc", {"id": 999}]]]))
+        await read(ws, lambda m: isinstance(m, list) and m[1] == "n" and m[2][1] == "oc-req" and m[2][6] == "ERROR")
+        other_alice = await websockets.connect(server.ws_url)
+        try:
+            await other_alice.send(auth_frame(key, secret))
+            await read_until(other_alice, lambda m: isinstance(m, list) and m[1] == "fls")
+            await other_alice.send(json.dumps([0, "n", None, {"type": "ucm-test", "info": {}}]))
+            await read(ws, lambda m: isinstance(m, list) and m[1] == "n" and m[2][1] == "ucm-test")
+        finally:
+            await other_alice.close()
+        await ws.send(json.dumps([0, "calc", None, [["balance"], ["wallet_exchange_USD"]]]))
+        await read(ws, lambda m: isinstance(m, list) and m[1] == "wu" and m[2][1] == "USD" and m[2][5] is None)
+    kinds = {m[1] if m[0] == 0 else "public" for m in frames if isinstance(m, list)}
+    assert {"public", "on", "te", "tu", "wu", "oc", "n"} <= kinds
