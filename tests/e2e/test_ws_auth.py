@@ -137,8 +137,9 @@ async def test_order_placed_updated_and_canceled_over_ws(server: RunningServer, 
     try:
         start = len(client.events)
         await client.bfx.wss.inputs.submit_order("EXCHANGE LIMIT", "tBTCUSD", "0.5", "20000", cid=4242)
-        await client.wait_for(lambda: "order_new" in client.after(start))
-        assert client.after(start)[:2] == ["on-req-notification", "order_new"]
+        await client.wait_for(lambda: "wallet_update" in client.after(start))
+        assert client.after(start) == ["on-req-notification", "order_new", "wallet_update"]
+        assert client.events[start + 2][1].available_balance == 100000 - 0.5 * 20000  # the hold
         note = client.events[start][1]
         assert note.status == "SUCCESS" and note.data.cid == 4242 and note.data.symbol == "tBTCUSD"
         order = client.events[start + 1][1]
@@ -146,14 +147,16 @@ async def test_order_placed_updated_and_canceled_over_ws(server: RunningServer, 
 
         start = len(client.events)
         await client.bfx.wss.inputs.update_order(order.id, price="21000")
-        await client.wait_for(lambda: "order_update" in client.after(start))
-        assert client.after(start)[:2] == ["ou-req-notification", "order_update"]
+        await client.wait_for(lambda: "wallet_update" in client.after(start))
+        assert client.after(start) == ["ou-req-notification", "order_update", "wallet_update"]
+        assert client.events[start + 2][1].available_balance == 100000 - 0.5 * 21000
         assert client.events[start + 1][1].price == 21000
 
         start = len(client.events)
         await client.bfx.wss.inputs.cancel_order(id=order.id)
-        await client.wait_for(lambda: "order_cancel" in client.after(start))
-        assert client.after(start)[:2] == ["oc-req-notification", "order_cancel"]
+        await client.wait_for(lambda: "wallet_update" in client.after(start))
+        assert client.after(start) == ["oc-req-notification", "order_cancel", "wallet_update"]
+        assert client.events[start + 2][1].available_balance == 100000
         assert client.events[start][1].data.id == order.id
         assert client.events[start + 1][1].order_status == "CANCELED"
     finally:
