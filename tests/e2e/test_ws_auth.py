@@ -42,6 +42,8 @@ EVENTS = (
     "on-req-notification",
     "ou-req-notification",
     "oc-req-notification",
+    "fon-req-notification",
+    "foc-req-notification",
 )
 
 TIMEOUT = 10.0
@@ -159,6 +161,52 @@ async def test_order_placed_updated_and_canceled_over_ws(server: RunningServer, 
         assert client.events[start + 2][1].available_balance == 100000
         assert client.events[start][1].data.id == order.id
         assert client.events[start + 1][1].order_status == "CANCELED"
+    finally:
+        await client.close()
+
+
+async def test_every_bfxapi_cancel_form_and_the_funding_inputs_get_their_answers(
+    server: RunningServer, alice: tuple[int, str, str]
+) -> None:
+    _, key, secret = alice
+    client = await Recorder(server, key, secret).start()
+    inputs = client.bfx.wss.inputs
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+
+    async def place(cid: int, gid: int | None = None) -> int:
+        start = len(client.events)
+        await inputs.submit_order("EXCHANGE LIMIT", "tBTCUSD", "0.1", "20000", cid=cid, gid=gid)
+        await client.wait_for(lambda: "order_new" in client.after(start))
+        return [d for n, d in client.events[start:] if n == "order_new"][0].id
+
+    async def cancelled_by(call: Any) -> tuple[list[str], list[Any]]:
+        start = len(client.events)
+        await call
+        await client.wait_for(lambda: "wallet_update" in client.after(start))
+        events = client.events[start:]
+        return [n for n, _ in events], [d for _, d in events]
+
+    try:
+        order_id = await place(cid=101)
+        names, data = await cancelled_by(inputs.cancel_order(cid=101, cid_date=today))
+        assert names == ["oc-req-notification", "order_cancel", "wallet_update"] and data[0].data.id == order_id
+        for form in ({"id": [await place(cid=102)]}, {"cid": [(103, today)]}, {"gid": [7]}, {"all": True}):
+            if "cid" in form:
+                await place(cid=103)
+            if "gid" in form:
+                await place(cid=104, gid=7)
+            if "all" in form:
+                await place(cid=105)
+            names, data = await cancelled_by(inputs.cancel_order_multi(**form))
+            assert names == ["notification", "order_cancel", "wallet_update"], form
+            assert data[0].type == "oc_multi-req" and data[0].status == "SUCCESS" and len(data[0].data) == 1
+        # no funding market on venue: refused with a parseable 21-field offer, nothing else
+        start = len(client.events)
+        await inputs.submit_funding_offer("LIMIT", "fUSD", "100", "0.0002", 2)
+        await inputs.cancel_funding_offer(1)
+        await client.wait_for(lambda: "foc-req-notification" in client.after(start))
+        assert client.after(start) == ["fon-req-notification", "foc-req-notification"]
+        assert all(d.status == "ERROR" for _, d in client.events[start:])
     finally:
         await client.close()
 
