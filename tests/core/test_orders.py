@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from venue.core.commands import CancelOrder
 from venue.core.events import (
     AccountTrade, LedgerEntryAdded, OrderAccepted, OrderClosed, OrderUpdated, RequestCompleted,
     TradeExecuted, WalletChanged,
@@ -140,6 +141,40 @@ def test_a_partially_filled_limit_rests_with_its_remainder(v: Venue) -> None:
     assert last_state(events, state.id).status == (
         "EXECUTED @ 16680.0(0.91): was PARTIALLY FILLED @ 16673.0(0.09)")
     check_invariants(v)
+
+
+def test_a_limit_filled_in_several_parts_keeps_its_last_fill_first_then_was(v: Venue) -> None:
+    # spec §6.3.1's chain, fill by fill: the open status shows the last fill, then ": was " and
+    # the earlier fills in chronological order, like the executed status that follows it.
+    m = v.user("m", XRP="22")
+    for price in ("1.65", "1.6517", "1.6517"):
+        v.order(m, "-6", price, symbol="tXRPUSD")
+    buyer = v.user("buyer", USD="100")
+    events = v.order(buyer, "22", "1.6518", symbol="tXRPUSD")
+    state = last_state(events, accepted_id(events))
+    assert state.in_book and state.status == (
+        "PARTIALLY FILLED @ 1.6517(6.0): was PARTIALLY FILLED @ 1.65(6.0), "
+        "PARTIALLY FILLED @ 1.6517(6.0)")
+    assert v.ex.order(state.id).status == state.status  # type: ignore[union-attr]
+    events = v.order(m, "-4", "1.6518", symbol="tXRPUSD")  # the pair's minimum size is 4
+    assert last_state(events, state.id).status == (
+        "EXECUTED @ 1.6518(4.0): was PARTIALLY FILLED @ 1.65(6.0), "
+        "PARTIALLY FILLED @ 1.6517(6.0), PARTIALLY FILLED @ 1.6517(6.0)")
+    check_invariants(v)
+
+
+def test_an_order_canceled_after_two_fills_lists_both_in_order(v: Venue) -> None:
+    m = v.user("m", XRP="20")
+    v.order(m, "-6", "1.65", symbol="tXRPUSD")
+    v.order(m, "-6", "1.6517", symbol="tXRPUSD")
+    buyer = v.user("buyer", USD="100")
+    events = v.order(buyer, "19", "1.6518", symbol="tXRPUSD")
+    oid = accepted_id(events)
+    assert last_state(events, oid).status == (
+        "PARTIALLY FILLED @ 1.6517(6.0): was PARTIALLY FILLED @ 1.65(6.0)")
+    events = v.apply(CancelOrder(buyer, oid))
+    assert of_type(events, OrderClosed)[0].order.status == (
+        "CANCELED was: PARTIALLY FILLED @ 1.65(6.0), PARTIALLY FILLED @ 1.6517(6.0)")
 
 
 def test_a_market_buy_walks_the_book_and_its_price_is_the_last_fill(v: Venue) -> None:
