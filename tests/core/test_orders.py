@@ -325,7 +325,9 @@ def test_a_self_trade_settles_like_any_other(v: Venue) -> None:
         ("0", "100", "EXCHANGE LIMIT", "tBTCUSD", {}, 10020, "amount: invalid"),
         ("0.1", "100", "EXCHANGE LIMIT", "tBTCUSD", {"flags": 2}, 10020, "flags: invalid"),
         ("0.1", None, "EXCHANGE LIMIT", "tBTCUSD", {}, 10020, "price: invalid"),
-        ("0.1", "-5", "EXCHANGE LIMIT", "tBTCUSD", {}, 10020, "price: invalid"),
+        # spec §5 (WS submit failure): a price that is there but not positive
+        ("-1", "-12483", "EXCHANGE LIMIT", "tBTCUSD", {}, 10001, "Invalid price."),
+        ("0.1", "0", "EXCHANGE STOP", "tBTCUSD", {}, 10001, "Invalid price."),
         ("0.1", None, "EXCHANGE IOC", "tBTCUSD", {}, 10020, "price: invalid"),
         ("0.1", "100", "EXCHANGE STOP LIMIT", "tBTCUSD", {}, 10020, "price_aux_limit: invalid"),
         ("0.1", None, "EXCHANGE TRAILING STOP", "tBTCUSD", {}, 10020,

@@ -93,7 +93,8 @@ def test_an_update_that_needs_more_balance_than_available_is_rejected(v: Venue) 
     [
         ({"amount": -amt("0.1")}, 10020, "amount: invalid"),
         ({"delta": -amt("0.5")}, 10020, "amount: invalid"),
-        ({"price": -1}, 10020, "price: invalid"),
+        ({"price": -1}, 10001, "Invalid price."),  # spec §5: a price that is not positive
+        ({"price": 0}, 10001, "Invalid price."),
         ({"flags": 3}, 10020, "flags: invalid"),
         ({"amount": amt("0.00001")}, 10001, "Invalid order: minimum size for BTC/USD is 0.00004"),
         ({"tif_ts": 5}, 10020, "tif: invalid"),
