@@ -403,3 +403,35 @@ def test_each_order_keeps_its_group_and_client_ids(v: Venue) -> None:
     state = v.order(uid, "0.1", "100", group_id=5, client_order_id=1700000000123)[0].order  # type: ignore[union-attr]
     assert (state.group_id, state.client_order_id, state.client_order_date) == (
         5, 1700000000123, "2023-11-14")
+
+
+def test_fees_are_configured_per_market_and_default_to_the_config_wide_rates() -> None:
+    import json
+    from importlib import resources
+
+    from venue.core.symbols import registry_from_config
+
+    config = json.loads(resources.files("venue.core").joinpath("markets.json").read_text())
+    for market in config["markets"]:
+        if market["symbol"] == "tETHUSD":
+            market["maker_fee"], market["taker_fee"] = "0.0005", "0.0025"
+    v = Venue(registry_from_config(config))
+    eth = v.ex.registry.market("tETHUSD")
+    btc = v.ex.registry.market("tBTCUSD")
+    assert eth is not None and (eth.maker_fee_ppm, eth.taker_fee_ppm) == (500, 2500)
+    assert btc is not None and (btc.maker_fee_ppm, btc.taker_fee_ppm) == (1000, 2000)
+    seller = v.user("seller", ETH="10")
+    buyer = v.user("buyer", USD="10000")
+    v.order(seller, "-2", "2000", symbol="tETHUSD")
+    events = v.order(buyer, "2", "2000", symbol="tETHUSD")
+    taker_side, maker_side = of_type(events, AccountTrade)
+    assert (taker_side.fee, taker_side.fee_currency) == (-amt("0.005"), "ETH")  # 0.25 % of 2
+    assert (maker_side.fee, maker_side.fee_currency) == (-amt(2), "USD")  # 0.05 % of 4000
+    fee_lines = {l.description for l in of_type(events, LedgerEntryAdded) if l.category == 201}
+    assert fee_lines == {
+        "Trading fees for 2.0 ETH (ETHUSD) @ 2000.0 on BFX (0.25%) on wallet exchange",
+        "Trading fees for 2.0 ETH (ETHUSD) @ 2000.0 on BFX (0.05%) on wallet exchange",
+    }
+    assert v.balance(FEE_ACCOUNT_ID, "ETH")[0] == amt("0.005")
+    assert v.balance(FEE_ACCOUNT_ID, "USD")[0] == amt(2)
+    check_invariants(v)
