@@ -9,8 +9,12 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from venue.core.commands import CreateUser, SubmitOrder
-from venue.core.events import OrderAccepted, TradeExecuted
+from collections import Counter
+
+from venue.core.commands import Command, CreateUser, SubmitOrder
+from venue.core.events import (
+    Event, OrderAccepted, OrderClosed, OrderUpdated, RequestRejected, TradeExecuted,
+)
 from venue.core.exchange import Exchange
 from venue.core.orders import OrderType
 
@@ -32,22 +36,65 @@ def _funded_venue() -> Venue:
     return v
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(steps)
-def test_invariants_hold_after_every_command_of_a_random_stream(stream: list[tuple]) -> None:
-    v = _funded_venue()
-    for step in stream:
-        closed_before = set(v.closed_ids)
-        events = v.apply(workload.to_command(v.ex, step))
+class EventChecks:
+    """Checks made on the events of every command, from the outside: closed orders never
+    trade again, every order snapshot's filled part (|original| − |remaining|) is exactly what
+    its trades add up to, an executed order has nothing left and a cancelled one something."""
+
+    def __init__(self) -> None:
+        self.traded: Counter[int] = Counter()
+        self.expired = 0
+
+    def check(self, v: Venue, events: list[Event], closed_before: set[int]) -> None:
         for e in events:
             if isinstance(e, TradeExecuted):
                 assert e.maker_order_id not in closed_before
                 assert e.taker_order_id not in closed_before
-        check_invariants(v)
+                self.traded[e.maker_order_id] += abs(e.amount)
+                self.traded[e.taker_order_id] += abs(e.amount)
+            elif isinstance(e, (OrderAccepted, OrderUpdated, OrderClosed)):
+                o = e.order
+                assert abs(o.amount_orig) - abs(o.amount) == self.traded[o.id], o
+                assert o.amount_orig and (o.amount == 0 or (o.amount > 0) == (o.amount_orig > 0)), o
+                if isinstance(e, OrderClosed):
+                    assert (o.amount == 0) == o.status.startswith("EXECUTED @ "), o
+                    if o.tif_ts is not None and o.tif_ts <= v.ts:
+                        self.expired += 1
+
+
+def _apply_checked(v: Venue, command: Command, checks: EventChecks) -> None:
+    """Apply ``command`` and check everything after it; a refused command (one lone
+    RequestRejected) must leave the whole state exactly as it was (validate, then mutate)."""
+    closed_before = set(v.closed_ids)
+    before = v.ex.state_hash()
+    events = v.apply(command)
+    if len(events) == 1 and isinstance(events[0], RequestRejected):
+        assert v.ex.state_hash() == before, events[0]
+    checks.check(v, events, closed_before)
+    check_invariants(v)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps)
+def test_invariants_hold_after_every_command_of_a_random_stream(stream: list[tuple]) -> None:
+    v = _funded_venue()
+    checks = EventChecks()
+    for step in stream:
+        _apply_checked(v, workload.to_command(v.ex, step, now=v.ts + 1), checks)
     restored = Exchange.restore(REGISTRY, v.ex.snapshot())
     assert restored.state_hash() == v.ex.state_hash()
     follow = workload.to_command(v.ex, ("submit", 1, 2, 3, 4, 5))
     assert restored.apply(follow, seq=0, ts=v.ts + 1) == v.ex.apply(follow, seq=0, ts=v.ts + 1)
+
+
+def test_a_long_seeded_stream_with_expiries_keeps_every_check_after_every_command() -> None:
+    rng = random.Random(7)
+    v = _funded_venue()
+    checks = EventChecks()
+    for _ in range(1500):
+        command = workload.to_command(v.ex, workload.random_step(rng), now=v.ts + 1)
+        _apply_checked(v, command, checks)
+    assert checks.expired > 20, "the stream must exercise tif expiry"
 
 
 def test_a_long_seeded_stream_keeps_the_invariants() -> None:
