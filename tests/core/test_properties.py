@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from collections import Counter
 
-from venue.core.commands import Command, CreateUser, SubmitOrder
+from venue.core.commands import CancelOrder, Command, CreateUser, SubmitOrder, UpdateOrder
 from venue.core.events import (
-    Event, OrderAccepted, OrderClosed, OrderUpdated, RequestRejected, TradeExecuted,
+    Event, OrderAccepted, OrderClosed, OrderUpdated, RequestCompleted, RequestRejected,
+    TradeExecuted,
 )
 from venue.core.exchange import Exchange
 from venue.core.orders import OrderType
@@ -144,6 +145,42 @@ class ReferenceBook:
             self.resting.append([oid, is_buy, price, left, self.arrival])  # type: ignore[list-item]
         return fills
 
+    def find(self, oid: int) -> list[int]:
+        return next(o for o in self.resting if o[0] == oid)
+
+    def cancel(self, oid: int) -> None:
+        self.resting.remove(self.find(oid))
+
+    def amend(self, oid: int, price: int | None = None, remaining: int | None = None
+              ) -> list[tuple]:
+        """The update rules of exchange.py: a smaller amount keeps the order's place; a new
+        price or a larger amount sends it to the back of its level, and a new price that
+        crosses trades at once, as a new taker would."""
+        o = self.find(oid)
+        new_price = o[2] if price is None else price
+        new_left = o[3] if remaining is None else remaining
+        if new_price == o[2] and new_left <= o[3]:
+            o[3] = new_left
+            return []
+        self.resting.remove(o)
+        return self.submit(oid, "LIMIT", new_left if o[1] else -new_left, new_price)
+
+    def book(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """(id, remaining) of bids and asks, each in priority order: best price, then oldest."""
+        bids = sorted((o for o in self.resting if o[1]), key=lambda o: (-o[2], o[4]))
+        asks = sorted((o for o in self.resting if not o[1]), key=lambda o: (o[2], o[4]))
+        return [(o[0], o[3]) for o in bids], [(o[0], o[3]) for o in asks]
+
+
+def _book(v: Venue) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    bids, asks = v.ex.book_orders("tBTCUSD")
+    return [(o.id, abs(o.amount)) for o in bids], [(o.id, abs(o.amount)) for o in asks]
+
+
+def _fills(events: list) -> list[tuple]:
+    return [(e.maker_order_id, e.price, abs(e.amount)) for e in events
+            if isinstance(e, TradeExecuted)]
+
 
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(("LIMIT", "LIMIT", "MARKET", "IOC", "FOK")),
@@ -159,10 +196,73 @@ def test_matching_agrees_with_a_simple_reference_matcher(orders: list[tuple]) ->
         events = v.apply(SubmitOrder(whale, "tBTCUSD", OrderType("EXCHANGE " + kind), amount,
                                      limit))
         oid = next(e.order.id for e in events if isinstance(e, OrderAccepted))
-        got = [(e.maker_order_id, e.price, abs(e.amount)) for e in events
-               if isinstance(e, TradeExecuted)]
-        assert got == reference.submit(oid, kind, amount, limit)
-        bids, asks = v.ex.book_orders("tBTCUSD")
-        ours = sorted((o.id, abs(o.amount)) for o in bids + asks)
-        assert ours == sorted((o[0], o[3]) for o in reference.resting)
+        assert _fills(events) == reference.submit(oid, kind, amount, limit)
+        assert _book(v) == reference.book()
+    check_invariants(v)
+
+
+# few prices, so that levels hold several orders and their order within a level matters
+_submits = st.tuples(st.just("submit"), st.sampled_from(("LIMIT", "LIMIT", "MARKET", "IOC", "FOK")),
+                     st.integers(1, 30), st.booleans(), st.integers(98, 102))
+_changes = st.tuples(st.sampled_from(("cancel", "price", "amount")), st.integers(0, 999),
+                     st.integers(98, 102), st.integers(1, 30))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(_submits, _submits, _changes), min_size=1, max_size=80))
+def test_cancels_and_updates_agree_with_the_reference_matcher(ops: list[tuple]) -> None:
+    _compare_with_the_reference(ops)
+
+
+def test_long_seeded_streams_of_cancels_and_updates_agree_with_the_reference_matcher() -> None:
+    # hypothesis keeps its lists short; these streams are long enough to stack several orders
+    # on a level before one of them is resized or moved
+    for seed in range(60):
+        rng = random.Random(seed)
+        ops: list[tuple] = []
+        for _ in range(80):
+            if rng.random() < 0.6:
+                ops.append(("submit", rng.choice(("LIMIT", "LIMIT", "MARKET", "IOC", "FOK")),
+                            rng.randint(1, 30), rng.random() < 0.5, rng.randint(98, 102)))
+            else:
+                ops.append((rng.choice(("cancel", "price", "amount")), rng.randrange(1000),
+                            rng.randint(98, 102), rng.randint(1, 30)))
+        _compare_with_the_reference(ops)
+
+
+def _compare_with_the_reference(ops: list[tuple]) -> None:
+    """Every fill (maker, price, amount) and the whole book in priority order after each
+    command, with orders cancelled, moved to other prices (crossing ones trade) and resized."""
+    v = Venue()
+    whale = v.user("whale", BTC="100000", USD="100000000")
+    reference = ReferenceBook()
+    for op in ops:
+        if op[0] == "submit":
+            _, kind, size, buy, price = op
+            amount = amt(size) // 10 * (1 if buy else -1)
+            limit = None if kind == "MARKET" else px(price)
+            events = v.apply(SubmitOrder(whale, "tBTCUSD", OrderType("EXCHANGE " + kind), amount,
+                                         limit))
+            oid = next(e.order.id for e in events if isinstance(e, OrderAccepted))
+            expected = reference.submit(oid, kind, amount, limit)
+        else:
+            kind, pick, price, size = op
+            if not reference.resting:
+                continue
+            oid, is_buy = reference.resting[pick % len(reference.resting)][:2]
+            if kind == "cancel":
+                events = v.apply(CancelOrder(whale, oid))
+                reference.cancel(oid)
+                expected = []
+            elif kind == "price":
+                events = v.apply(UpdateOrder(whale, oid, price=px(price)))
+                expected = reference.amend(oid, price=px(price))
+            else:
+                remaining = amt(size) // 10
+                events = v.apply(UpdateOrder(whale, oid,
+                                             amount=remaining if is_buy else -remaining))
+                expected = reference.amend(oid, remaining=remaining)
+            assert isinstance(events[-1], RequestCompleted), events[-1]
+        assert _fills(events) == expected
+        assert _book(v) == reference.book()
     check_invariants(v)
