@@ -248,3 +248,31 @@ def test_an_expiry_and_the_command_after_it_report_each_wallet_once(v: Venue) ->
     wallets = of_type(events, WalletChanged)
     assert [(w.currency, w.balance, w.available) for w in wallets] == [
         ("USD", amt(1000), amt(980))]
+
+
+def test_a_post_only_oco_limit_leg_that_would_take_cancels_its_stop_leg_too(v: Venue) -> None:
+    bidder = v.user("bidder", USD="10000")
+    v.order(bidder, "1", "100")
+    u = v.user("u", BTC="1")
+    events = v.order(u, "-0.5", "100", flags=16384 | 4096, price_oco_stop=px(90))
+    limit, stop = (e.order for e in of_type(events, OrderAccepted))
+    closed = [(e.order.id, e.order.status) for e in of_type(events, OrderClosed)]
+    assert closed == [(limit.id, "POSTONLY CANCELED"), (stop.id, "CANCELED")]
+    assert not trades(events) and v.ex.open_orders(u) == []
+    assert v.balance(u, "BTC") == (amt(1), amt(1))
+    check_invariants(v)
+
+
+def test_a_post_only_update_of_an_oco_limit_leg_that_would_take_cancels_both(v: Venue) -> None:
+    from venue.core.commands import UpdateOrder
+
+    bidder = v.user("bidder", USD="10000")
+    v.order(bidder, "1", "100")
+    u = v.user("u", BTC="1")
+    events = v.order(u, "-0.5", "110", flags=16384 | 4096, price_oco_stop=px(90))
+    limit, stop = (e.order for e in of_type(events, OrderAccepted))
+    events = v.apply(UpdateOrder(u, limit.id, price=px(100)))
+    closed = [(e.order.id, e.order.status) for e in of_type(events, OrderClosed)]
+    assert closed == [(limit.id, "POSTONLY CANCELED"), (stop.id, "CANCELED")]
+    assert v.ex.open_orders(u) == []
+    check_invariants(v)

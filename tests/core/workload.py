@@ -56,6 +56,8 @@ def _submit(user: int, a: int, b: int, c: int, now: int | None = None) -> Submit
         flags = 0
     if flags == 16384:
         extra["price_oco_stop"] = prices[(c >> 6) % len(prices)]
+        if now is not None and (c >> 20) % 2:  # property streams: post-only OCO pairs too
+            flags |= 4096
     if kind == "STOP LIMIT":
         extra["price_aux_limit"] = prices[(c >> 9) % len(prices)]
     if kind == "TRAILING STOP":

@@ -17,7 +17,8 @@ Rules this module keeps (the exchange validates commands before it calls in here
   a trailing stop whose price followed the market and is still pending gets one OrderUpdated
   at the end of the command with its new price;
 - OCO: the limit leg and the stop leg name each other in ``placed_id``; the first fill of one
-  leg, the triggering of the stop leg, or the cancel/expiry of either cancels the other;
+  leg, the triggering of the stop leg, or the cancel/expiry of either (a post-only limit leg
+  closed ``POSTONLY CANCELED`` included) cancels the other;
 - a market order that runs out of liquidity closes with ``CANCELED`` (after its fills:
   ``CANCELED was: PARTIALLY FILLED @ …``), the status ccxt and Node map to "canceled";
 - self-trades are allowed (Bitfinex only prevents them on request), they settle like any other.
@@ -241,6 +242,7 @@ class Engine:
         if order.post_only and crossing and self._crosses_visible(ms, order):
             # spec §6.1: post-only trades only as maker, except against hidden orders
             self.close(batch, order, POSTONLY_CANCELED)
+            self.cancel_partner(batch, order)  # the limit leg of an OCO pair takes its stop
             return
         if kind == FOK and not self.fillable(ms, order.is_buy, order.remaining, order.price):
             self.close(batch, order, FILLORKILL_CANCELED)
