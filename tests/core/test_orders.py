@@ -435,3 +435,18 @@ def test_fees_are_configured_per_market_and_default_to_the_config_wide_rates() -
     assert v.balance(FEE_ACCOUNT_ID, "ETH")[0] == amt("0.005")
     assert v.balance(FEE_ACCOUNT_ID, "USD")[0] == amt(2)
     check_invariants(v)
+
+
+def test_a_fill_worth_less_than_1e_8_of_quote_writes_no_empty_ledger_line(v: Venue) -> None:
+    # 0.00000001 ETH at 0.033 BTC is worth 3.3e-10 BTC: nothing moves in BTC, so no BTC line
+    # (every ledger line is a balance change; the harness refuses lines of amount 0)
+    seller = v.user("seller", ETH="1")
+    buyer = v.user("buyer", BTC="1")
+    v.order(seller, "-0.00100001", "0.033", symbol="tETHBTC")
+    v.order(buyer, "0.001", "0.033", symbol="tETHBTC")
+    events = v.order(buyer, "0.001", "0.033", symbol="tETHBTC")
+    assert [t.amount for t in trades(events)] == [1]
+    lines = of_type(events, LedgerEntryAdded)
+    assert [(l.user_id, l.currency, l.amount) for l in lines] == [
+        (buyer, "ETH", 1), (seller, "ETH", -1)]
+    check_invariants(v)

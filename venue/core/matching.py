@@ -335,15 +335,18 @@ class Engine:
         change = accounts.change
         for order in (taker, maker):
             user = order.user_id
+            # a dust fill (amount × price below 1e-8) moves no quote: no ledger line for it
             if order is buyer:
                 change(batch, user, EXCHANGE_WALLET, base, amount, text, CATEGORY_EXCHANGE)
-                change(batch, user, EXCHANGE_WALLET, quote, -value, text, CATEGORY_EXCHANGE)
+                if value:
+                    change(batch, user, EXCHANGE_WALLET, quote, -value, text, CATEGORY_EXCHANGE)
                 if fee_buyer:
                     change(batch, user, EXCHANGE_WALLET, base, -fee_buyer, buyer_fee_text,
                            CATEGORY_TRADING_FEE)
             else:
                 change(batch, user, EXCHANGE_WALLET, base, -amount, text, CATEGORY_EXCHANGE)
-                change(batch, user, EXCHANGE_WALLET, quote, value, text, CATEGORY_EXCHANGE)
+                if value:
+                    change(batch, user, EXCHANGE_WALLET, quote, value, text, CATEGORY_EXCHANGE)
                 if fee_seller:
                     change(batch, user, EXCHANGE_WALLET, quote, -fee_seller, seller_fee_text,
                            CATEGORY_TRADING_FEE)
