@@ -115,10 +115,12 @@ class ReferenceBook:
     """The simplest correct matcher: a list of resting orders, scanned in full every time."""
 
     def __init__(self) -> None:
-        self.resting: list[list[int]] = []  # [id, is_buy, price, remaining, arrival]
+        # [id, is_buy, price, remaining, arrival, flags]
+        self.resting: list[list[int]] = []
         self.arrival = 0
 
-    def submit(self, oid: int, kind: str, amount: int, price: int | None) -> list[tuple]:
+    def submit(self, oid: int, kind: str, amount: int, price: int | None, flags: int = 0
+               ) -> list[tuple]:
         is_buy = amount > 0
         left = abs(amount)
 
@@ -131,6 +133,8 @@ class ReferenceBook:
                             key=lambda o: (o[2] if is_buy else -o[2], o[4]))
         if kind == "FOK" and sum(o[3] for o in candidates) < left:
             return []
+        if flags & 4096 and any(not o[5] & 64 for o in candidates):
+            return []  # post-only would take a visible order (it may take hidden ones)
         fills = []
         for o in candidates:
             if not left:
@@ -142,7 +146,8 @@ class ReferenceBook:
         self.resting = [o for o in self.resting if o[3]]
         if left and kind == "LIMIT":
             self.arrival += 1
-            self.resting.append([oid, is_buy, price, left, self.arrival])  # type: ignore[list-item]
+            self.resting.append([oid, is_buy, price, left, self.arrival,  # type: ignore[list-item]
+                                 flags])
         return fills
 
     def find(self, oid: int) -> list[int]:
@@ -163,7 +168,7 @@ class ReferenceBook:
             o[3] = new_left
             return []
         self.resting.remove(o)
-        return self.submit(oid, "LIMIT", new_left if o[1] else -new_left, new_price)
+        return self.submit(oid, "LIMIT", new_left if o[1] else -new_left, new_price, o[5])
 
     def book(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """(id, remaining) of bids and asks, each in priority order: best price, then oldest."""
@@ -203,7 +208,8 @@ def test_matching_agrees_with_a_simple_reference_matcher(orders: list[tuple]) ->
 
 # few prices, so that levels hold several orders and their order within a level matters
 _submits = st.tuples(st.just("submit"), st.sampled_from(("LIMIT", "LIMIT", "MARKET", "IOC", "FOK")),
-                     st.integers(1, 30), st.booleans(), st.integers(98, 102))
+                     st.integers(1, 30), st.booleans(), st.integers(98, 102),
+                     st.sampled_from((0, 0, 64, 4096)))
 _changes = st.tuples(st.sampled_from(("cancel", "price", "amount")), st.integers(0, 999),
                      st.integers(98, 102), st.integers(1, 30))
 
@@ -223,7 +229,8 @@ def test_long_seeded_streams_of_cancels_and_updates_agree_with_the_reference_mat
         for _ in range(80):
             if rng.random() < 0.6:
                 ops.append(("submit", rng.choice(("LIMIT", "LIMIT", "MARKET", "IOC", "FOK")),
-                            rng.randint(1, 30), rng.random() < 0.5, rng.randint(98, 102)))
+                            rng.randint(1, 30), rng.random() < 0.5, rng.randint(98, 102),
+                            rng.choice((0, 0, 64, 4096))))
             else:
                 ops.append((rng.choice(("cancel", "price", "amount")), rng.randrange(1000),
                             rng.randint(98, 102), rng.randint(1, 30)))
@@ -232,19 +239,20 @@ def test_long_seeded_streams_of_cancels_and_updates_agree_with_the_reference_mat
 
 def _compare_with_the_reference(ops: list[tuple]) -> None:
     """Every fill (maker, price, amount) and the whole book in priority order after each
-    command, with orders cancelled, moved to other prices (crossing ones trade) and resized."""
+    command, with hidden and post-only orders, orders cancelled, moved to other prices
+    (crossing ones trade) and resized."""
     v = Venue()
     whale = v.user("whale", BTC="100000", USD="100000000")
     reference = ReferenceBook()
     for op in ops:
         if op[0] == "submit":
-            _, kind, size, buy, price = op
+            _, kind, size, buy, price, flags = op
             amount = amt(size) // 10 * (1 if buy else -1)
             limit = None if kind == "MARKET" else px(price)
             events = v.apply(SubmitOrder(whale, "tBTCUSD", OrderType("EXCHANGE " + kind), amount,
-                                         limit))
+                                         limit, flags=flags))
             oid = next(e.order.id for e in events if isinstance(e, OrderAccepted))
-            expected = reference.submit(oid, kind, amount, limit)
+            expected = reference.submit(oid, kind, amount, limit, flags)
         else:
             kind, pick, price, size = op
             if not reference.resting:
