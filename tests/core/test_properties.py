@@ -63,7 +63,7 @@ class EventChecks:
                         self.expired += 1
 
 
-def _apply_checked(v: Venue, command: Command, checks: EventChecks) -> None:
+def _apply_checked(v: Venue, command: Command, checks: EventChecks) -> list[Event]:
     """Apply ``command`` and check everything after it; a refused command (one lone
     RequestRejected) must leave the whole state exactly as it was (validate, then mutate)."""
     closed_before = set(v.closed_ids)
@@ -73,6 +73,7 @@ def _apply_checked(v: Venue, command: Command, checks: EventChecks) -> None:
         assert v.ex.state_hash() == before, events[0]
     checks.check(v, events, closed_before)
     check_invariants(v)
+    return events
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -92,9 +93,17 @@ def test_a_long_seeded_stream_with_expiries_keeps_every_check_after_every_comman
     rng = random.Random(7)
     v = _funded_venue()
     checks = EventChecks()
-    for _ in range(1500):
+    restored = None
+    for i in range(1500):
+        if i == 300:  # from here on a restored twin must answer every command identically
+            restored = Exchange.restore(REGISTRY, v.ex.snapshot())
         command = workload.to_command(v.ex, workload.random_step(rng), now=v.ts + 1)
-        _apply_checked(v, command, checks)
+        if restored is not None:
+            twin = restored.apply(command, seq=v.seq + 1, ts=v.ts + 1)
+        events = _apply_checked(v, command, checks)
+        if restored is not None:
+            assert twin == events, i
+    assert restored is not None and restored.state_hash() == v.ex.state_hash()
     assert checks.expired > 20, "the stream must exercise tif expiry"
 
 

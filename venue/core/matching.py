@@ -437,8 +437,10 @@ class Engine:
                 if not order.closed:
                     self._trigger(batch, ms, order)
         if stops.moved:
-            # trailing stops that followed the market and are still pending: their new price
-            for order in stops.moved.values():
+            # trailing stops that followed the market and are still pending: their new price,
+            # oldest order first (not in StopBook order: an amended stop is re-added at the
+            # end, and a restored snapshot re-adds in id order; the events must not differ)
+            for order in sorted(stops.moved.values(), key=_order_id):
                 if order.stop_pending:
                     order.updated_ts = batch.ts
                     batch.events.append(new_order_updated(order.state()))
@@ -464,3 +466,7 @@ class Engine:
             return
         self.set_hold(batch, order, need)
         self.execute(batch, ms, order, new_order_updated)
+
+
+def _order_id(order: Order) -> int:
+    return order.id
