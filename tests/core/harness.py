@@ -150,6 +150,10 @@ def check_invariants(venue: Venue) -> None:
             else:
                 assert order.hold == order.remaining
         holds[(order.user_id, market.quote if order.is_buy else market.base)] += order.hold
+        if order.placed_id is not None and not order.fills:
+            # an OCO leg that has not traded still has its partner (one never outlives the other)
+            partner = engine.orders.get(order.placed_id)
+            assert partner is not None and partner.placed_id == order.id, order.id
     for symbol, ms in engine.markets.items():
         best_bid, best_ask = ms.bids.best(), ms.asks.best()
         if best_bid is not None and best_ask is not None:

@@ -74,3 +74,27 @@ def test_state_hash_changes_when_state_changes() -> None:
     before = v.ex.state_hash()
     v.user("alice", USD="1")
     assert v.ex.state_hash() != before
+
+
+def test_a_restored_exchange_reports_moved_trailing_stops_in_the_same_order() -> None:
+    from venue.core.commands import SubmitOrder, UpdateOrder
+    from venue.core.orders import OrderType
+
+    from tests.core.harness import accepted_id, amt, px
+
+    v = Venue()
+    maker = v.user("maker", BTC="5", USD="100000")
+    taker = v.user("taker", BTC="5", USD="100000")
+    v.order(maker, "-0.01", "100")
+    v.order(taker, "0.01", "100")
+    u = v.user("u", BTC="1")
+    first = accepted_id(v.order(u, "-0.1", None, "EXCHANGE TRAILING STOP",
+                                price_trailing=px(5)))
+    v.order(u, "-0.1", None, "EXCHANGE TRAILING STOP", price_trailing=px(5))
+    v.apply(UpdateOrder(u, first, price_trailing=px(6)))  # re-registers the older stop
+    v.order(maker, "-0.01", "110")
+    restored = Exchange.restore(REGISTRY, v.ex.snapshot())
+    assert restored.state_hash() == v.ex.state_hash()
+    rise = SubmitOrder(taker, "tBTCUSD", OrderType.EXCHANGE_LIMIT, amt("0.01"), px(110))
+    ts = v.ts + 1
+    assert restored.apply(rise, seq=1, ts=ts) == v.ex.apply(rise, seq=1, ts=ts)

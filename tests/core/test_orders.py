@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from venue.core.commands import CancelOrder
 from venue.core.events import (
     AccountTrade, LedgerEntryAdded, OrderAccepted, OrderClosed, OrderUpdated, RequestCompleted,
     TradeExecuted, WalletChanged,
@@ -140,6 +141,40 @@ def test_a_partially_filled_limit_rests_with_its_remainder(v: Venue) -> None:
     assert last_state(events, state.id).status == (
         "EXECUTED @ 16680.0(0.91): was PARTIALLY FILLED @ 16673.0(0.09)")
     check_invariants(v)
+
+
+def test_a_limit_filled_in_several_parts_keeps_its_last_fill_first_then_was(v: Venue) -> None:
+    # spec §6.3.1's chain, fill by fill: the open status shows the last fill, then ": was " and
+    # the earlier fills in chronological order, like the executed status that follows it.
+    m = v.user("m", XRP="22")
+    for price in ("1.65", "1.6517", "1.6517"):
+        v.order(m, "-6", price, symbol="tXRPUSD")
+    buyer = v.user("buyer", USD="100")
+    events = v.order(buyer, "22", "1.6518", symbol="tXRPUSD")
+    state = last_state(events, accepted_id(events))
+    assert state.in_book and state.status == (
+        "PARTIALLY FILLED @ 1.6517(6.0): was PARTIALLY FILLED @ 1.65(6.0), "
+        "PARTIALLY FILLED @ 1.6517(6.0)")
+    assert v.ex.order(state.id).status == state.status  # type: ignore[union-attr]
+    events = v.order(m, "-4", "1.6518", symbol="tXRPUSD")  # the pair's minimum size is 4
+    assert last_state(events, state.id).status == (
+        "EXECUTED @ 1.6518(4.0): was PARTIALLY FILLED @ 1.65(6.0), "
+        "PARTIALLY FILLED @ 1.6517(6.0), PARTIALLY FILLED @ 1.6517(6.0)")
+    check_invariants(v)
+
+
+def test_an_order_canceled_after_two_fills_lists_both_in_order(v: Venue) -> None:
+    m = v.user("m", XRP="20")
+    v.order(m, "-6", "1.65", symbol="tXRPUSD")
+    v.order(m, "-6", "1.6517", symbol="tXRPUSD")
+    buyer = v.user("buyer", USD="100")
+    events = v.order(buyer, "19", "1.6518", symbol="tXRPUSD")
+    oid = accepted_id(events)
+    assert last_state(events, oid).status == (
+        "PARTIALLY FILLED @ 1.6517(6.0): was PARTIALLY FILLED @ 1.65(6.0)")
+    events = v.apply(CancelOrder(buyer, oid))
+    assert of_type(events, OrderClosed)[0].order.status == (
+        "CANCELED was: PARTIALLY FILLED @ 1.65(6.0), PARTIALLY FILLED @ 1.6517(6.0)")
 
 
 def test_a_market_buy_walks_the_book_and_its_price_is_the_last_fill(v: Venue) -> None:
@@ -290,7 +325,9 @@ def test_a_self_trade_settles_like_any_other(v: Venue) -> None:
         ("0", "100", "EXCHANGE LIMIT", "tBTCUSD", {}, 10020, "amount: invalid"),
         ("0.1", "100", "EXCHANGE LIMIT", "tBTCUSD", {"flags": 2}, 10020, "flags: invalid"),
         ("0.1", None, "EXCHANGE LIMIT", "tBTCUSD", {}, 10020, "price: invalid"),
-        ("0.1", "-5", "EXCHANGE LIMIT", "tBTCUSD", {}, 10020, "price: invalid"),
+        # spec §5 (WS submit failure): a price that is there but not positive
+        ("-1", "-12483", "EXCHANGE LIMIT", "tBTCUSD", {}, 10001, "Invalid price."),
+        ("0.1", "0", "EXCHANGE STOP", "tBTCUSD", {}, 10001, "Invalid price."),
         ("0.1", None, "EXCHANGE IOC", "tBTCUSD", {}, 10020, "price: invalid"),
         ("0.1", "100", "EXCHANGE STOP LIMIT", "tBTCUSD", {}, 10020, "price_aux_limit: invalid"),
         ("0.1", None, "EXCHANGE TRAILING STOP", "tBTCUSD", {}, 10020,
@@ -366,3 +403,50 @@ def test_each_order_keeps_its_group_and_client_ids(v: Venue) -> None:
     state = v.order(uid, "0.1", "100", group_id=5, client_order_id=1700000000123)[0].order  # type: ignore[union-attr]
     assert (state.group_id, state.client_order_id, state.client_order_date) == (
         5, 1700000000123, "2023-11-14")
+
+
+def test_fees_are_configured_per_market_and_default_to_the_config_wide_rates() -> None:
+    import json
+    from importlib import resources
+
+    from venue.core.symbols import registry_from_config
+
+    config = json.loads(resources.files("venue.core").joinpath("markets.json").read_text())
+    for market in config["markets"]:
+        if market["symbol"] == "tETHUSD":
+            market["maker_fee"], market["taker_fee"] = "0.0005", "0.0025"
+    v = Venue(registry_from_config(config))
+    eth = v.ex.registry.market("tETHUSD")
+    btc = v.ex.registry.market("tBTCUSD")
+    assert eth is not None and (eth.maker_fee_ppm, eth.taker_fee_ppm) == (500, 2500)
+    assert btc is not None and (btc.maker_fee_ppm, btc.taker_fee_ppm) == (1000, 2000)
+    seller = v.user("seller", ETH="10")
+    buyer = v.user("buyer", USD="10000")
+    v.order(seller, "-2", "2000", symbol="tETHUSD")
+    events = v.order(buyer, "2", "2000", symbol="tETHUSD")
+    taker_side, maker_side = of_type(events, AccountTrade)
+    assert (taker_side.fee, taker_side.fee_currency) == (-amt("0.005"), "ETH")  # 0.25 % of 2
+    assert (maker_side.fee, maker_side.fee_currency) == (-amt(2), "USD")  # 0.05 % of 4000
+    fee_lines = {l.description for l in of_type(events, LedgerEntryAdded) if l.category == 201}
+    assert fee_lines == {
+        "Trading fees for 2.0 ETH (ETHUSD) @ 2000.0 on BFX (0.25%) on wallet exchange",
+        "Trading fees for 2.0 ETH (ETHUSD) @ 2000.0 on BFX (0.05%) on wallet exchange",
+    }
+    assert v.balance(FEE_ACCOUNT_ID, "ETH")[0] == amt("0.005")
+    assert v.balance(FEE_ACCOUNT_ID, "USD")[0] == amt(2)
+    check_invariants(v)
+
+
+def test_a_fill_worth_less_than_1e_8_of_quote_writes_no_empty_ledger_line(v: Venue) -> None:
+    # 0.00000001 ETH at 0.033 BTC is worth 3.3e-10 BTC: nothing moves in BTC, so no BTC line
+    # (every ledger line is a balance change; the harness refuses lines of amount 0)
+    seller = v.user("seller", ETH="1")
+    buyer = v.user("buyer", BTC="1")
+    v.order(seller, "-0.00100001", "0.033", symbol="tETHBTC")
+    v.order(buyer, "0.001", "0.033", symbol="tETHBTC")
+    events = v.order(buyer, "0.001", "0.033", symbol="tETHBTC")
+    assert [t.amount for t in trades(events)] == [1]
+    lines = of_type(events, LedgerEntryAdded)
+    assert [(l.user_id, l.currency, l.amount) for l in lines] == [
+        (buyer, "ETH", 1), (seller, "ETH", -1)]
+    check_invariants(v)

@@ -248,3 +248,56 @@ def test_an_expiry_and_the_command_after_it_report_each_wallet_once(v: Venue) ->
     wallets = of_type(events, WalletChanged)
     assert [(w.currency, w.balance, w.available) for w in wallets] == [
         ("USD", amt(1000), amt(980))]
+
+
+def test_a_post_only_oco_limit_leg_that_would_take_cancels_its_stop_leg_too(v: Venue) -> None:
+    bidder = v.user("bidder", USD="10000")
+    v.order(bidder, "1", "100")
+    u = v.user("u", BTC="1")
+    events = v.order(u, "-0.5", "100", flags=16384 | 4096, price_oco_stop=px(90))
+    limit, stop = (e.order for e in of_type(events, OrderAccepted))
+    closed = [(e.order.id, e.order.status) for e in of_type(events, OrderClosed)]
+    assert closed == [(limit.id, "POSTONLY CANCELED"), (stop.id, "CANCELED")]
+    assert not trades(events) and v.ex.open_orders(u) == []
+    assert v.balance(u, "BTC") == (amt(1), amt(1))
+    check_invariants(v)
+
+
+def test_a_post_only_update_of_an_oco_limit_leg_that_would_take_cancels_both(v: Venue) -> None:
+    from venue.core.commands import UpdateOrder
+
+    bidder = v.user("bidder", USD="10000")
+    v.order(bidder, "1", "100")
+    u = v.user("u", BTC="1")
+    events = v.order(u, "-0.5", "110", flags=16384 | 4096, price_oco_stop=px(90))
+    limit, stop = (e.order for e in of_type(events, OrderAccepted))
+    events = v.apply(UpdateOrder(u, limit.id, price=px(100)))
+    closed = [(e.order.id, e.order.status) for e in of_type(events, OrderClosed)]
+    assert closed == [(limit.id, "POSTONLY CANCELED"), (stop.id, "CANCELED")]
+    assert v.ex.open_orders(u) == []
+    check_invariants(v)
+
+
+def test_a_buy_trailing_stop_follows_the_market_down_and_triggers_on_the_rebound(v: Venue) -> None:
+    _trade_at(v, "100")
+    asker = v.user("asker", BTC="5")
+    v.order(asker, "-1", "120")
+    u = v.user("u", USD="1000")
+    stop_id = accepted_id(v.order(u, "0.5", None, "EXCHANGE TRAILING STOP",
+                                  price_trailing=px(5)))
+    assert v.ex.order(stop_id).price == px(105)  # type: ignore[union-attr]
+    assert v.balance(u, "USD")[1] == amt(1000 - 52.5)  # held at its trigger price
+    _trade_at(v, "104")  # a rise short of the trigger: nothing moves, nothing triggers
+    assert v.ex.order(stop_id).price == px(105)  # type: ignore[union-attr]
+    _trade_at(v, "90")  # a new low: the trigger follows it down
+    assert v.ex.order(stop_id).price == px(95)  # type: ignore[union-attr]
+    assert v.balance(u, "USD")[1] == amt(1000 - 52.5)  # the hold never shrinks below need
+    _trade_at(v, "94")
+    assert v.ex.order(stop_id) is not None and v.ex.order(stop_id).price == px(95)  # type: ignore[union-attr]
+    v.order(asker, "-0.01", "95")
+    events = v.order(v.user("t", USD="1000"), "0.01", "95")  # last = 95 triggers it
+    final = last_state(events, stop_id)
+    assert final.type is OrderType.EXCHANGE_MARKET
+    assert final.type_prev is OrderType.EXCHANGE_TRAILING_STOP
+    assert final.status == "EXECUTED @ 120.0(0.5)"
+    check_invariants(v)

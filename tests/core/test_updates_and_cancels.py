@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from venue.core.commands import (
-    CancelAllOrders, CancelOrder, CancelOrders, MultiOp, SubmitOrder, UpdateOrder,
+    CancelAllOrders, CancelOrder, CancelOrders, MultiOp, SubmitOrder, Tick, UpdateOrder,
 )
 from venue.core.events import OrderClosed, OrderUpdated, RequestCompleted, RequestRejected
 from venue.core.exchange import utc_day
@@ -93,7 +93,8 @@ def test_an_update_that_needs_more_balance_than_available_is_rejected(v: Venue) 
     [
         ({"amount": -amt("0.1")}, 10020, "amount: invalid"),
         ({"delta": -amt("0.5")}, 10020, "amount: invalid"),
-        ({"price": -1}, 10020, "price: invalid"),
+        ({"price": -1}, 10001, "Invalid price."),  # spec §5: a price that is not positive
+        ({"price": 0}, 10001, "Invalid price."),
         ({"flags": 3}, 10020, "flags: invalid"),
         ({"amount": amt("0.00001")}, 10001, "Invalid order: minimum size for BTC/USD is 0.00004"),
         ({"tif_ts": 5}, 10020, "tif: invalid"),
@@ -215,4 +216,62 @@ def test_updating_a_pending_stop_moves_its_trigger(v: Venue) -> None:
     events = v.apply(UpdateOrder(u, oid, price=px(80)))
     assert of_type(events, OrderUpdated)[0].order.price == px(80)
     assert v.ex.order(oid).price == px(80)  # type: ignore[union-attr]
+    check_invariants(v)
+
+
+def test_an_update_of_a_partially_filled_order_sets_its_remaining_and_keeps_its_fills(
+    v: Venue,
+) -> None:
+    u = v.user("u", USD="10000")
+    oid = accepted_id(v.order(u, "1", "100"))
+    v.order(v.user("s", BTC="1"), "-0.3", "100")
+    events = v.apply(UpdateOrder(u, oid, amount=amt("0.2")))  # spec §8.3: the new remaining
+    state = of_type(events, OrderUpdated)[0].order
+    assert (state.amount, state.amount_orig) == (amt("0.2"), amt("0.5"))
+    assert state.status == "PARTIALLY FILLED @ 100.0(0.3)"
+    assert v.balance(u, "USD")[1] == amt(10000 - 30 - 20)  # holds only the new remaining
+    events = v.order(v.user("s2", BTC="1"), "-0.5", "100")
+    assert last_state(events, oid).status == (
+        "EXECUTED @ 100.0(0.2): was PARTIALLY FILLED @ 100.0(0.3)")
+    check_invariants(v)
+
+
+def test_a_delta_adds_to_the_signed_remaining_of_a_sell(v: Venue) -> None:
+    u = v.user("u", BTC="1")
+    oid = accepted_id(v.order(u, "-0.5", "100"))
+    state = of_type(v.apply(UpdateOrder(u, oid, delta=-amt("0.2"))), OrderUpdated)[0].order
+    assert state.amount == -amt("0.7") and v.balance(u, "BTC")[1] == amt("0.3")
+    state = of_type(v.apply(UpdateOrder(u, oid, delta=amt("0.6"))), OrderUpdated)[0].order
+    assert state.amount == -amt("0.1") and v.balance(u, "BTC")[1] == amt("0.9")
+    check_invariants(v)
+
+
+def test_an_update_of_group_client_id_and_tif_keeps_priority_and_the_new_tif_expires(
+    v: Venue,
+) -> None:
+    u, (a, b, c) = _three_bids(v)
+    events = v.apply(UpdateOrder(u, a, group_id=4, client_order_id=77, tif_ts=T0 + 500))
+    state = of_type(events, OrderUpdated)[0].order
+    assert (state.group_id, state.client_order_id, state.tif_ts) == (4, 77, T0 + 500)
+    assert _fill_order(v) == [a]
+    d = accepted_id(v.order(u, "0.1", "100", tif_ts=T0 + 400))
+    v.apply(UpdateOrder(u, d, tif_ts=T0 + 600))  # a later tif replaces the earlier one
+    assert v.ex.order(d) is not None
+    closed = of_type(v.apply(Tick(), at=T0 + 550), OrderClosed)
+    assert closed == [] and v.ex.order(d) is not None
+    closed = of_type(v.apply(Tick(), at=T0 + 600), OrderClosed)
+    assert [e.order.id for e in closed] == [d]
+
+
+def test_a_post_only_order_moved_to_a_crossing_price_is_closed_postonly_canceled(
+    v: Venue,
+) -> None:
+    seller = v.user("seller", BTC="1")
+    v.order(seller, "-0.1", "105")
+    u = v.user("u", USD="1000")
+    oid = accepted_id(v.order(u, "0.1", "100", flags=4096))
+    events = v.apply(UpdateOrder(u, oid, price=px(105)))
+    assert not trades(events)
+    assert last_state(events, oid).status == "POSTONLY CANCELED"
+    assert v.balance(u, "USD") == (amt(1000), amt(1000))
     check_invariants(v)

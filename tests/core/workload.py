@@ -42,7 +42,7 @@ def random_step(rng: random.Random) -> Step:
             rng.randrange(1 << 30), rng.randrange(1 << 30), rng.randrange(1 << 30))
 
 
-def _submit(user: int, a: int, b: int, c: int) -> SubmitOrder:
+def _submit(user: int, a: int, b: int, c: int, now: int | None = None) -> SubmitOrder:
     symbol = SYMBOLS[a % len(SYMBOLS)]
     prices = PRICES[symbol]
     amounts = AMOUNTS[symbol]
@@ -56,22 +56,27 @@ def _submit(user: int, a: int, b: int, c: int) -> SubmitOrder:
         flags = 0
     if flags == 16384:
         extra["price_oco_stop"] = prices[(c >> 6) % len(prices)]
+        if now is not None and (c >> 20) % 2:  # property streams: post-only OCO pairs too
+            flags |= 4096
     if kind == "STOP LIMIT":
         extra["price_aux_limit"] = prices[(c >> 9) % len(prices)]
     if kind == "TRAILING STOP":
         extra["price_trailing"] = prices[1] - prices[0]
+    if now is not None and (c >> 12) % 4 == 0:  # expires a few commands later (1 ms each)
+        extra["tif_ts"] = now + 1 + (c >> 14) % 30
     return SubmitOrder(user, symbol, order_type, amount,
                        None if kind in ("MARKET", "TRAILING STOP") else price, flags=flags,
                        client_order_id=c % 5, group_id=a % 3, **extra)
 
 
-def to_command(ex: Exchange, step: Step) -> Command:
+def to_command(ex: Exchange, step: Step, now: int | None = None) -> Command:
+    """The command for ``step``; with ``now`` (the command's ts), some orders get a tif."""
     kind, a, b, c, d, e = step
     user = USERS[a % len(USERS)]
     open_orders = [o for o in ex.engine.orders.values() if o.user_id == user]
     target = open_orders[b % len(open_orders)].id if open_orders else b % 50
     if kind == "submit":
-        return _submit(user, b, c, d)
+        return _submit(user, b, c, d, now)
     if kind == "update":
         symbol_prices = PRICES[ex.engine.orders[target].symbol] if target in ex.engine.orders \
             else PRICES["tBTCUSD"]
@@ -102,7 +107,7 @@ def to_command(ex: Exchange, step: Step) -> Command:
         return Deposit(user, ("USD", "BTC", "ETH")[c % 3], amt(("10", "500", "2")[d % 3]))
     if kind == "tick":
         return Tick()
-    ops = tuple(_submit(user, b + i, c + 7 * i, d + 13 * i) for i in range(1 + e % 3))
+    ops = tuple(_submit(user, b + i, c + 7 * i, d + 13 * i, now) for i in range(1 + e % 3))
     return MultiOp(user, ops + (CancelOrder(user, target),))
 
 

@@ -79,6 +79,9 @@ ERR_GENERIC = 10001
 ERR_PARAMS = 10020
 ERR_AUTH = 10100
 ORDER_NOT_FOUND = "Order not found."
+# A price that is there but not positive (spec §5, WS submit failure for price -12483); a
+# missing or unreadable one is the parameter error "price: invalid".
+INVALID_PRICE = "Invalid price."
 EXCHANGE = "exchange"  # the wallet orders trade and hold in
 
 
@@ -417,8 +420,11 @@ class Exchange:
         if cmd.flags < 0 or cmd.flags & ~KNOWN_FLAGS:
             raise _Refusal(ERR_PARAMS, "flags: invalid")
         kind = BASE_KIND[cmd.type]
-        if kind != MARKET and kind != TRAILING_STOP and (cmd.price is None or cmd.price <= 0):
-            raise _Refusal(ERR_PARAMS, "price: invalid")
+        if kind != MARKET and kind != TRAILING_STOP:
+            if cmd.price is None:
+                raise _Refusal(ERR_PARAMS, "price: invalid")
+            if cmd.price <= 0:
+                raise _Refusal(ERR_GENERIC, INVALID_PRICE)
         if kind == STOP_LIMIT and (cmd.price_aux_limit is None or cmd.price_aux_limit <= 0):
             raise _Refusal(ERR_PARAMS, "price_aux_limit: invalid")
         if kind == TRAILING_STOP and (cmd.price_trailing is None or cmd.price_trailing <= 0):
@@ -601,7 +607,7 @@ class Exchange:
         price = order.price
         if cmd.price is not None:
             if cmd.price <= 0:
-                raise refuse(ERR_PARAMS, "price: invalid")
+                raise refuse(ERR_GENERIC, INVALID_PRICE)
             if kind != TRAILING_STOP:
                 price = cmd.price
         aux = order.price_aux_limit

@@ -17,7 +17,8 @@ Rules this module keeps (the exchange validates commands before it calls in here
   a trailing stop whose price followed the market and is still pending gets one OrderUpdated
   at the end of the command with its new price;
 - OCO: the limit leg and the stop leg name each other in ``placed_id``; the first fill of one
-  leg, the triggering of the stop leg, or the cancel/expiry of either cancels the other;
+  leg, the triggering of the stop leg, or the cancel/expiry of either (a post-only limit leg
+  closed ``POSTONLY CANCELED`` included) cancels the other;
 - a market order that runs out of liquidity closes with ``CANCELED`` (after its fills:
   ``CANCELED was: PARTIALLY FILLED @ …``), the status ccxt and Node map to "canceled";
 - self-trades are allowed (Bitfinex only prevents them on request), they settle like any other.
@@ -241,6 +242,7 @@ class Engine:
         if order.post_only and crossing and self._crosses_visible(ms, order):
             # spec §6.1: post-only trades only as maker, except against hidden orders
             self.close(batch, order, POSTONLY_CANCELED)
+            self.cancel_partner(batch, order)  # the limit leg of an OCO pair takes its stop
             return
         if kind == FOK and not self.fillable(ms, order.is_buy, order.remaining, order.price):
             self.close(batch, order, FILLORKILL_CANCELED)
@@ -333,15 +335,18 @@ class Engine:
         change = accounts.change
         for order in (taker, maker):
             user = order.user_id
+            # a dust fill (amount × price below 1e-8) moves no quote: no ledger line for it
             if order is buyer:
                 change(batch, user, EXCHANGE_WALLET, base, amount, text, CATEGORY_EXCHANGE)
-                change(batch, user, EXCHANGE_WALLET, quote, -value, text, CATEGORY_EXCHANGE)
+                if value:
+                    change(batch, user, EXCHANGE_WALLET, quote, -value, text, CATEGORY_EXCHANGE)
                 if fee_buyer:
                     change(batch, user, EXCHANGE_WALLET, base, -fee_buyer, buyer_fee_text,
                            CATEGORY_TRADING_FEE)
             else:
                 change(batch, user, EXCHANGE_WALLET, base, -amount, text, CATEGORY_EXCHANGE)
-                change(batch, user, EXCHANGE_WALLET, quote, value, text, CATEGORY_EXCHANGE)
+                if value:
+                    change(batch, user, EXCHANGE_WALLET, quote, value, text, CATEGORY_EXCHANGE)
                 if fee_seller:
                     change(batch, user, EXCHANGE_WALLET, quote, -fee_seller, seller_fee_text,
                            CATEGORY_TRADING_FEE)
@@ -432,8 +437,10 @@ class Engine:
                 if not order.closed:
                     self._trigger(batch, ms, order)
         if stops.moved:
-            # trailing stops that followed the market and are still pending: their new price
-            for order in stops.moved.values():
+            # trailing stops that followed the market and are still pending: their new price,
+            # oldest order first (not in StopBook order: an amended stop is re-added at the
+            # end, and a restored snapshot re-adds in id order; the events must not differ)
+            for order in sorted(stops.moved.values(), key=_order_id):
                 if order.stop_pending:
                     order.updated_ts = batch.ts
                     batch.events.append(new_order_updated(order.state()))
@@ -459,3 +466,7 @@ class Engine:
             return
         self.set_hold(batch, order, need)
         self.execute(batch, ms, order, new_order_updated)
+
+
+def _order_id(order: Order) -> int:
+    return order.id

@@ -4,11 +4,18 @@ An order keeps the list of its fills ``(price, signed amount)`` in the order the
 status text is a pure function of that list and of why it closed:
 
 - open, no fill: ``ACTIVE``;
-- open, filled in part: ``PARTIALLY FILLED @ P(A)``, one clause per fill in chronological order,
-  joined with ``", "`` (the real exchange's multi-fill chain, as in the ``was:`` lists);
+- open, filled in part: ``PARTIALLY FILLED @ P(A)`` for the last fill, then, after a second
+  fill, ``": was "`` and the earlier fills in chronological order — the same shape as the
+  executed form (a real chain: ``PARTIALLY FILLED @ 1.6517(6.0): was PARTIALLY FILLED @
+  1.65(6.0)``, then ``EXECUTED @ 1.6518(1.0): was PARTIALLY FILLED @ 1.65(6.0), PARTIALLY FILLED
+  @ 1.6517(6.0), PARTIALLY FILLED @ 1.6517(6.0)``);
 - executed: ``EXECUTED @ P(A)`` for the last fill, then ``": was "`` and the earlier fills;
 - closed for a reason (``CANCELED``, ``IOC CANCELED``…): the reason alone, or the reason then
-  ``" was: "`` and the fills (``CANCELED was: PARTIALLY FILLED @ 6600.2(0.02799232)``).
+  ``" was: "`` and every fill in chronological order
+  (``CANCELED was: PARTIALLY FILLED @ 6600.2(0.02799232)``).
+
+A fill text holds only digits, ``.``, ``-``, ``(`` and ``)``, so the first ``": was "`` of a
+text always ends its leading clause (the incremental forms below rely on it).
 
 Numbers inside status texts keep a ``.0`` on integral values (``16571.0(-1.0)``).
 """
@@ -43,7 +50,12 @@ def _partials(fills: Sequence[Fill]) -> str:
 
 def open_status(fills: Sequence[Fill]) -> str:
     """Status of an order that is still open."""
-    return _partials(fills) if fills else ACTIVE
+    if not fills:
+        return ACTIVE
+    text = f"{PARTIAL}{fill_text(fills[-1])}"
+    if len(fills) > 1:
+        text += ": was " + _partials(fills[:-1])
+    return text
 
 
 def executed_status(fills: Sequence[Fill]) -> str:
@@ -67,7 +79,11 @@ PARTIAL = "PARTIALLY FILLED @ "  # the clause of one fill: PARTIAL + fill_text(f
 def extend_open(text: str, clause: str, first: bool) -> str:
     """``open_status(fills)`` given ``text`` = ``open_status(fills[:-1])`` and the new last
     fill's ``clause`` (``PARTIAL + fill_text(fill)``); ``first``: it is the only fill."""
-    return clause if first else f"{text}, {clause}"
+    if first:
+        return clause
+    # text = PARTIAL + last fill [+ ": was " + earlier fills]: the old last fill joins the list
+    head, sep, earlier = text.partition(_WAS)
+    return f"{clause}{_WAS}{earlier}, {head}" if sep else f"{clause}{_WAS}{head}"
 
 
 def final_status(reason: str | None, fills: Sequence[Fill], text: str | None) -> str:
@@ -75,11 +91,10 @@ def final_status(reason: str | None, fills: Sequence[Fill], text: str | None) ->
     ``text`` = ``open_status(fills)`` when known (None: computed from ``fills``)."""
     if text is None or not fills:
         return executed_status(fills) if reason is None else closed_status(reason, fills)
-    if reason is not None:
-        return f"{reason} was: {text}"
-    # text = [partials of the earlier fills + ", "] + PARTIAL + fill_text(last fill); a fill
-    # text holds only digits, ".", "-", "(" and ")", so the last PARTIAL starts the last clause
-    earlier, _, last = text.rpartition(PARTIAL)
-    if not earlier:
-        return f"EXECUTED @ {last}"
-    return f"EXECUTED @ {last}: was {earlier[:-2]}"
+    if reason is None:  # the open text with its leading PARTIALLY FILLED made EXECUTED
+        return f"EXECUTED @ {text[len(PARTIAL):]}"
+    head, sep, earlier = text.partition(_WAS)
+    return f"{reason} was: {earlier}, {head}" if sep else f"{reason} was: {head}"
+
+
+_WAS = ": was "

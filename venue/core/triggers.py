@@ -5,7 +5,8 @@
 - A trailing stop keeps ``trail_ref``, the best last price seen since it was placed (highest
   for a sell, lowest for a buy), and its trigger price ``price`` = ``trail_ref`` ∓
   ``price_trailing``; it triggers like a stop at that price. Stops whose trigger moved during a
-  command are kept in ``moved`` so the engine reports each once (OrderUpdated) at its end.
+  command are kept in ``moved`` so the engine reports each once (OrderUpdated) at its end, in
+  order id order (the order of ``trailing`` is not part of the snapshot).
 - Fixed stops sit in two heaps with lazy deletion: an entry ``(key, seq, order id)`` is live only
   while the order is still pending with that ``stop_seq``. Triggered orders are returned sorted by
   order id, so the outcome never depends on heap layout (and a restored state triggers alike).
