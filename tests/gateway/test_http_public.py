@@ -138,6 +138,18 @@ async def test_book_len_1_gives_one_entry_per_side(api: Harness) -> None:
     assert body == [[89990, 1, 1], [90010, 1, -1.5]]
 
 
+async def test_book_len_250_returns_the_deep_book(api: Harness) -> None:
+    # 120 more bid levels below the two of the fixture: len=100 cuts, len=250 shows all 122
+    deep = [OrderAccepted(_order(1000 + i, str(89000 - 10 * i), "0.01")) for i in range(120)]
+    api.sequencer.feed(T0, deep)
+    _, hundred = await api.get("/v2/book/tBTCUSD/P0?len=100")
+    _, all_levels = await api.get("/v2/book/tBTCUSD/P0?len=250")
+    _, raw = await api.get("/v2/book/tBTCUSD/R0?len=250")
+    assert [len([r for r in hundred if r[2] > 0]), len(hundred)] == [100, 102]
+    assert [len([r for r in all_levels if r[2] > 0]), len(all_levels)] == [122, 124]
+    assert all_levels[121] == [87810, 1, 0.01] and len(raw) == 124
+
+
 async def test_book_r0_rows_are_order_id_price_amount(api: Harness) -> None:
     _, body = await api.get("/v2/book/tBTCUSD/R0")
     assert body == [[1, 89990, 1], [2, 89980, 2], [3, 90010, -1.5], [4, 90020, -3]]
