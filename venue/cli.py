@@ -635,3 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"venue: {exc}", file=sys.stderr)
         return 1
 
+
+
+if __name__ == "__main__":  # ``python -m venue.cli …`` behaves like ``python -m venue …``
+    sys.exit(main())

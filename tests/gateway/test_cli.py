@@ -318,3 +318,16 @@ def test_announce_without_a_running_server_is_refused(
     tmp_path.mkdir(exist_ok=True)
     assert main(["announce", "restart", "--data-dir", str(tmp_path)]) == 1
     assert "nobody to announce to" in capsys.readouterr().err
+
+
+def test_python_dash_m_venue_cli_runs_the_cli_like_python_dash_m_venue() -> None:
+    import subprocess
+    import sys
+
+    from venue import __version__
+
+    for module in ("venue", "venue.cli"):
+        done = subprocess.run(
+            [sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=60
+        )
+        assert (done.returncode, done.stdout.strip().split()[-1]) == (0, __version__), module
