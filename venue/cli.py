@@ -480,10 +480,17 @@ def _admin_post(data_dir: Path, path: str, body: dict[str, Any]) -> dict[str, An
     except urllib.error.HTTPError as exc:
         with exc:  # the error holds the response's socket: close it
             try:
-                text = json.loads(exc.read()).get("error", exc.reason)
+                payload = json.loads(exc.read())
             except ValueError:
-                text = exc.reason
-        raise CliError(str(text)) from None
+                payload = None
+        # the admin endpoint answers {"error": text}; anything else (a Bitfinex error array
+        # from a server without the endpoint) is not an answer to this command
+        if isinstance(payload, dict) and "error" in payload:
+            raise CliError(str(payload["error"])) from None
+        raise CliError(
+            f"the server at {host}:{port} did not accept the command (HTTP {exc.code}: "
+            f"{json.dumps(payload) if payload is not None else exc.reason})"
+        ) from None
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return None  # server.json is stale: the server is gone
 
@@ -569,7 +576,10 @@ def cmd_announce(args: argparse.Namespace) -> int:
     body = {"code": code, "msg": args.msg or default_msg}
     answer = _admin_post(_data_dir(args), "/admin/announce", body)
     if answer is None:
-        raise CliError("no running server for this data directory: nobody to announce to")
+        raise CliError(
+            "no running server with an admin endpoint for this data directory: nobody to "
+            "announce to"
+        )
     print(f"announced {code} to {answer['connections']} connection(s)")
     return 0
 

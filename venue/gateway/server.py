@@ -441,7 +441,10 @@ class VenueServer:
             )
             await tls_site.start()
             self.tls_port = _bound_port(tls_site)
-        admin.write_endpoint_file(data_dir, self.settings.host, self.port)
+        if self.settings.admin:
+            # server.json tells the CLI where the admin endpoint is; without that endpoint the
+            # CLI must not try it (it falls back to the journal, which the lock then refuses)
+            admin.write_endpoint_file(data_dir, self.settings.host, self.port)
         self._tasks = [
             asyncio.create_task(
                 self._every(self.settings.tick_interval_s, self._tick), name="tick"
