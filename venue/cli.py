@@ -201,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="tell connected WebSocket clients about a restart or maintenance",
         description="Send Bitfinex's info event to every WebSocket connection of the running "
         "server: restart = 20051 (clients reconnect), maintenance-start = 20060 (new "
-        "connections see platform status 0), maintenance-end = 20061 (resubscribe advised).",
+        "connections and GET /v2/platform/status see platform status 0), maintenance-end = "
+        "20061 (resubscribe advised).",
     )
     announce.add_argument("what", choices=tuple(ANNOUNCEMENTS), metavar="WHAT",
                           help="restart | maintenance-start | maintenance-end")  # fmt: skip

@@ -30,6 +30,10 @@ from venue.protocol.errors import Code, ProtocolError, invalid
 from venue.protocol.wire import dumps, num
 
 _STATUS_OPERATIVE = b"[1]"  # §3.1: 1 = operative, 0 = maintenance
+_STATUS_MAINTENANCE = b"[0]"
+# ctx.extras key of the WebSocket server (venue/gateway/ws.py): its session config holds the
+# platform status that ``venue announce maintenance-start``/``-end`` switches
+_WS_STATE = "ws_state"
 _DEEP = 10**9  # "every level" when walking a book
 
 
@@ -102,9 +106,16 @@ Params = Mapping[str, str]
 Render = Callable[[ServerContext, Params, Params], bytes]
 
 
+def platform_status(ctx: ServerContext) -> int:
+    """1 operative, 0 between an announced maintenance start (20060) and its end (20061)."""
+    config = getattr(ctx.extras.get(_WS_STATE), "session_config", None)
+    return int(getattr(config, "platform_status", 1))
+
+
 def render_platform_status(ctx: ServerContext, path: Params, query: Params) -> bytes:
-    """``GET /v2/platform/status`` → ``[1]`` (§3.1)."""
-    return _STATUS_OPERATIVE
+    """``GET /v2/platform/status`` → ``[1]``, or ``[0]`` during maintenance (§3.1) — the status
+    new WebSocket connections are greeted with."""
+    return _STATUS_OPERATIVE if platform_status(ctx) else _STATUS_MAINTENANCE
 
 
 def render_ticker(ctx: ServerContext, path: Params, query: Params) -> bytes:
@@ -289,11 +300,17 @@ def match_get(path: str) -> tuple[Render, dict[str, str]] | None:
     return None
 
 
+# Answers that depend on more than the views: an announcement changes them without a command.
+UNCACHED: frozenset[Render] = frozenset({render_platform_status})
+
+
 def get_answer(ctx: ServerContext, render: Render, path: Params, query: Params, key: str) -> bytes:
     """The body for a GET, from the cache when the views have not moved since it was made.
 
     Raises ``ProtocolError`` for bad input (never cached).
     """
+    if render in UNCACHED:
+        return render(ctx, path, query)
     cache: _Cache = ctx.extras[_CACHE_EXTRA]
     seq = released_seq(ctx)
     body = cache.get(seq, key)

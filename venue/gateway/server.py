@@ -228,9 +228,12 @@ class FastPath:
         seq = http_public.released_seq(self.ctx)
         response = self._answer(head, ip)
         if response is not None and response.startswith(b"HTTP/1.1 200 "):
+            path = unquote(head.split(b" ", 2)[1].decode("ascii").partition("?")[0])
+            matched = http_public.match_get(path)
+            if matched is not None and matched[0] in http_public.UNCACHED:
+                return response  # it can change without a command: never memoised
             if len(self._memo) >= self._MEMO_LIMIT:
                 self._memo.clear()
-            path = unquote(head.split(b" ", 2)[1].decode("ascii").partition("?")[0])
             self._memo[head] = (seq, self.date.second, rate_limit_key(path), response)
         return response
 
