@@ -354,3 +354,23 @@ async def test_unlisted_market_kinds_still_check_their_parameters(
     api: Harness, path: str, text: str
 ) -> None:
     assert await api.get(path) == (500, ["error", 10020, text])
+
+
+async def test_conf_values_are_built_once_per_server(
+    api: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from venue.protocol import conf
+
+    built = []
+    original = conf.ConfTable.__init__
+
+    def counting(self: conf.ConfTable, registry: Any) -> None:
+        built.append(registry)
+        original(self, registry)
+
+    monkeypatch.setattr(conf.ConfTable, "__init__", counting)
+    for n in range(3):
+        api.sequencer.feed(T0 + n, [])  # a new command each time: the answer cache is cold
+        status, body = await api.get("/v2/conf/pub:list:currency")
+        assert status == 200 and body[0][:2] == ["BTC", "ETH"]
+    assert len(built) == 1

@@ -25,7 +25,7 @@ from aiohttp import web
 from venue.core.numbers import SCALE, to_decimal_from_raw
 from venue.gateway.app import CTX, ServerContext, json_response
 from venue.protocol import rest, serialize
-from venue.protocol.conf import conf_values
+from venue.protocol.conf import ConfTable
 from venue.protocol.errors import Code, ProtocolError, invalid
 from venue.protocol.wire import dumps, num
 
@@ -191,9 +191,15 @@ def render_stats1(ctx: ServerContext, path: Params, query: Params) -> bytes:
     return dumps([serialize.stat(*p) for p in points])
 
 
+_CONF_EXTRA = "public_conf_table"  # ctx.extras key of the ConfTable (built once per server)
+
+
 def render_conf(ctx: ServerContext, path: Params, query: Params) -> bytes:
     """``GET /v2/conf/{keys}`` → one element per requested key, in request order (§3.9)."""
-    return dumps(conf_values(path["keys"], ctx.registry))
+    table = ctx.extras.get(_CONF_EXTRA)
+    if table is None:
+        table = ctx.extras[_CONF_EXTRA] = ConfTable(ctx.registry)
+    return dumps(table.answer(path["keys"]))
 
 
 # -- endpoints of markets venue does not list (derivatives, funding, leaderboards) -----------------
