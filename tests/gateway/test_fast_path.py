@@ -203,3 +203,14 @@ def test_platform_status_follows_an_announced_maintenance(
         finally:
             server.run(broadcast_info(server.ctx, 20061, "Maintenance ended"))
         assert _exchange(server.port, request)[0][2] == b"[1]"
+
+
+def test_connection_keep_alive_is_answered_on_the_fast_path(
+    servers: tuple[RunningServer, RunningServer],
+) -> None:
+    # requests (under bfxapi) sends "Connection: keep-alive" with every call: HTTP/1.1's default
+    fast, _ = servers
+    request = _get("/v2/ticker/tBTCUSD", "Connection: keep-alive\r\n")
+    answers = _exchange(fast.port, request * 2, responses=2)
+    assert [(status, headers["server"]) for status, headers, _ in answers] == [(200, "venue")] * 2
+    assert answers[0][2] == answers[1][2] == _exchange(fast.port, _get("/v2/ticker/tBTCUSD"))[0][2]

@@ -245,8 +245,11 @@ class FastPath:
             return None
         if line_end >= 0:
             for header in head[line_end + 2 :].split(b"\r\n"):
-                name = header.split(b":", 1)[0].strip().lower()
+                name, _, value = header.partition(b":")
+                name = name.strip().lower()
                 if name in _HAND_OVER_HEADERS:
+                    if name == b"connection" and value.strip().lower() == b"keep-alive":
+                        continue  # HTTP/1.1's default, sent by requests (bfxapi) on every call
                     return None
         try:
             target = parts[1].decode("ascii")
