@@ -334,6 +334,7 @@ async def test_ticker_answer_follows_the_views_after_each_command(api: Harness) 
         "/v2/rankings/vol:3h:tBTCUSD/hist",
         "/v2/rankings/plu:1w:tGLOBAL:USD/last",
         "/v2/funding/stats/fUSD/hist",
+        "/v2/ext/vasps",
     ],
 )
 async def test_unlisted_market_kinds_answer_no_rows(api: Harness, path: str) -> None:

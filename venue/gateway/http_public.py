@@ -249,6 +249,12 @@ def render_funding_stats(ctx: ServerContext, path: Params, query: Params) -> byt
     return b"[]"
 
 
+def render_ext_vasps(ctx: ServerContext, path: Params, query: Params) -> bytes:
+    """``GET /v2/ext/vasps`` (§3.16): the travel-rule VASPs a withdrawal may name; a local venue
+    knows none → ``[]`` (each would be ``{"id": DID, "name": NAME}``)."""
+    return b"[]"
+
+
 # (route, renderer). ``{name}`` matches one non-empty path segment, as in aiohttp's router.
 GET_ROUTES: tuple[tuple[str, Render], ...] = (
     ("/v2/platform/status", render_platform_status),
@@ -265,6 +271,7 @@ GET_ROUTES: tuple[tuple[str, Render], ...] = (
     ("/v2/liquidations/hist", render_liquidations),
     ("/v2/rankings/{key}/{section}", render_rankings),
     ("/v2/funding/stats/{symbol}/{section}", render_funding_stats),
+    ("/v2/ext/vasps", render_ext_vasps),
 )
 
 
