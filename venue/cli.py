@@ -647,6 +647,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-
 if __name__ == "__main__":  # ``python -m venue.cli …`` behaves like ``python -m venue …``
     sys.exit(main())
