@@ -201,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="tell connected WebSocket clients about a restart or maintenance",
         description="Send Bitfinex's info event to every WebSocket connection of the running "
         "server: restart = 20051 (clients reconnect), maintenance-start = 20060 (new "
-        "connections see platform status 0), maintenance-end = 20061 (resubscribe advised).",
+        "connections and GET /v2/platform/status see platform status 0), maintenance-end = "
+        "20061 (resubscribe advised).",
     )
     announce.add_argument("what", choices=tuple(ANNOUNCEMENTS), metavar="WHAT",
                           help="restart | maintenance-start | maintenance-end")  # fmt: skip
@@ -480,10 +481,17 @@ def _admin_post(data_dir: Path, path: str, body: dict[str, Any]) -> dict[str, An
     except urllib.error.HTTPError as exc:
         with exc:  # the error holds the response's socket: close it
             try:
-                text = json.loads(exc.read()).get("error", exc.reason)
+                payload = json.loads(exc.read())
             except ValueError:
-                text = exc.reason
-        raise CliError(str(text)) from None
+                payload = None
+        # the admin endpoint answers {"error": text}; anything else (a Bitfinex error array
+        # from a server without the endpoint) is not an answer to this command
+        if isinstance(payload, dict) and "error" in payload:
+            raise CliError(str(payload["error"])) from None
+        raise CliError(
+            f"the server at {host}:{port} did not accept the command (HTTP {exc.code}: "
+            f"{json.dumps(payload) if payload is not None else exc.reason})"
+        ) from None
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return None  # server.json is stale: the server is gone
 
@@ -569,7 +577,10 @@ def cmd_announce(args: argparse.Namespace) -> int:
     body = {"code": code, "msg": args.msg or default_msg}
     answer = _admin_post(_data_dir(args), "/admin/announce", body)
     if answer is None:
-        raise CliError("no running server for this data directory: nobody to announce to")
+        raise CliError(
+            "no running server with an admin endpoint for this data directory: nobody to "
+            "announce to"
+        )
     print(f"announced {code} to {answer['connections']} connection(s)")
     return 0
 
@@ -635,3 +646,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"venue: {exc}", file=sys.stderr)
         return 1
 
+
+if __name__ == "__main__":  # ``python -m venue.cli …`` behaves like ``python -m venue …``
+    sys.exit(main())

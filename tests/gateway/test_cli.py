@@ -127,6 +127,39 @@ def test_deposit_to_an_unknown_account_is_refused(
         server.close()
 
 
+def test_account_create_beside_a_server_without_admin_endpoint_is_one_line_on_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = RunningServer(replace(_settings(tmp_path), admin=False))
+    try:
+        # no server.json: the CLI does not post to an endpoint that is not there, and the
+        # journal's lock refuses the offline path with a sentence
+        assert not (tmp_path / admin.ENDPOINT_FILE).exists()
+        assert main(["account", "create", "eve", "--data-dir", str(tmp_path)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("venue: ") and "in use by a running server" in err
+        assert "Traceback" not in err and err.count("\n") == 1
+    finally:
+        server.close()
+
+
+def test_an_answer_that_is_not_the_admin_endpoints_is_reported_not_raised(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a server.json left pointing at a server that answers Bitfinex errors on /admin/…
+    other = RunningServer(replace(_settings(tmp_path / "other"), admin=False))
+    try:
+        (tmp_path / "mine").mkdir()
+        admin.write_endpoint_file(tmp_path / "mine", "127.0.0.1", other.port)
+        (tmp_path / "mine" / admin.TOKEN_FILE).write_text("0" * 64)
+        assert main(["deposit", "eve", "USD", "1", "--data-dir", str(tmp_path / "mine")]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("venue: the server at 127.0.0.1:") and "HTTP 500" in err
+        assert "path: invalid" in err and "Traceback" not in err
+    finally:
+        other.close()
+
+
 def test_missing_data_directory_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["account", "create", "x", "--data-dir", str(tmp_path / "absent")]) == 1
     assert "no data directory" in capsys.readouterr().err
@@ -318,3 +351,16 @@ def test_announce_without_a_running_server_is_refused(
     tmp_path.mkdir(exist_ok=True)
     assert main(["announce", "restart", "--data-dir", str(tmp_path)]) == 1
     assert "nobody to announce to" in capsys.readouterr().err
+
+
+def test_python_dash_m_venue_cli_runs_the_cli_like_python_dash_m_venue() -> None:
+    import subprocess
+    import sys
+
+    from venue import __version__
+
+    for module in ("venue", "venue.cli"):
+        done = subprocess.run(
+            [sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=60
+        )
+        assert (done.returncode, done.stdout.strip().split()[-1]) == (0, __version__), module

@@ -186,3 +186,31 @@ def test_requests_that_decode_alike_are_not_confused(servers: tuple[RunningServe
         assert split.startswith(b'[["tBTCUSD",')
         ((_, _, encoded_again),) = _exchange(server.port, _get("/v2/tickers?symbols=tBTCUSD%26tETHUSD"))
         assert encoded_again == b"[]"
+
+
+def test_platform_status_follows_an_announced_maintenance(
+    servers: tuple[RunningServer, RunningServer],
+) -> None:
+    from venue.gateway.ws import broadcast_info
+
+    for server in servers:
+        request = _get("/v2/platform/status")
+        assert _exchange(server.port, request * 2, responses=2)[1][2] == b"[1]"  # memoised now
+        try:
+            server.run(broadcast_info(server.ctx, 20060, "Entering maintenance mode"))
+            ((status, _, body),) = _exchange(server.port, request)
+            assert (status, body) == (200, b"[0]")  # §3.1: 0 = maintenance
+        finally:
+            server.run(broadcast_info(server.ctx, 20061, "Maintenance ended"))
+        assert _exchange(server.port, request)[0][2] == b"[1]"
+
+
+def test_connection_keep_alive_is_answered_on_the_fast_path(
+    servers: tuple[RunningServer, RunningServer],
+) -> None:
+    # requests (under bfxapi) sends "Connection: keep-alive" with every call: HTTP/1.1's default
+    fast, _ = servers
+    request = _get("/v2/ticker/tBTCUSD", "Connection: keep-alive\r\n")
+    answers = _exchange(fast.port, request * 2, responses=2)
+    assert [(status, headers["server"]) for status, headers, _ in answers] == [(200, "venue")] * 2
+    assert answers[0][2] == answers[1][2] == _exchange(fast.port, _get("/v2/ticker/tBTCUSD"))[0][2]

@@ -138,6 +138,18 @@ async def test_book_len_1_gives_one_entry_per_side(api: Harness) -> None:
     assert body == [[89990, 1, 1], [90010, 1, -1.5]]
 
 
+async def test_book_len_250_returns_the_deep_book(api: Harness) -> None:
+    # 120 more bid levels below the two of the fixture: len=100 cuts, len=250 shows all 122
+    deep = [OrderAccepted(_order(1000 + i, str(89000 - 10 * i), "0.01")) for i in range(120)]
+    api.sequencer.feed(T0, deep)
+    _, hundred = await api.get("/v2/book/tBTCUSD/P0?len=100")
+    _, all_levels = await api.get("/v2/book/tBTCUSD/P0?len=250")
+    _, raw = await api.get("/v2/book/tBTCUSD/R0?len=250")
+    assert [len([r for r in hundred if r[2] > 0]), len(hundred)] == [100, 102]
+    assert [len([r for r in all_levels if r[2] > 0]), len(all_levels)] == [122, 124]
+    assert all_levels[121] == [87810, 1, 0.01] and len(raw) == 124
+
+
 async def test_book_r0_rows_are_order_id_price_amount(api: Harness) -> None:
     _, body = await api.get("/v2/book/tBTCUSD/R0")
     assert body == [[1, 89990, 1], [2, 89980, 2], [3, 90010, -1.5], [4, 90020, -3]]
@@ -322,6 +334,7 @@ async def test_ticker_answer_follows_the_views_after_each_command(api: Harness) 
         "/v2/rankings/vol:3h:tBTCUSD/hist",
         "/v2/rankings/plu:1w:tGLOBAL:USD/last",
         "/v2/funding/stats/fUSD/hist",
+        "/v2/ext/vasps",
     ],
 )
 async def test_unlisted_market_kinds_answer_no_rows(api: Harness, path: str) -> None:
@@ -342,3 +355,23 @@ async def test_unlisted_market_kinds_still_check_their_parameters(
     api: Harness, path: str, text: str
 ) -> None:
     assert await api.get(path) == (500, ["error", 10020, text])
+
+
+async def test_conf_values_are_built_once_per_server(
+    api: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from venue.protocol import conf
+
+    built = []
+    original = conf.ConfTable.__init__
+
+    def counting(self: conf.ConfTable, registry: Any) -> None:
+        built.append(registry)
+        original(self, registry)
+
+    monkeypatch.setattr(conf.ConfTable, "__init__", counting)
+    for n in range(3):
+        api.sequencer.feed(T0 + n, [])  # a new command each time: the answer cache is cold
+        status, body = await api.get("/v2/conf/pub:list:currency")
+        assert status == 200 and body[0][:2] == ["BTC", "ETH"]
+    assert len(built) == 1

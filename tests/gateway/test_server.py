@@ -60,6 +60,14 @@ def test_a_tick_is_submitted_every_interval_when_nobody_trades(tmp_path: Path) -
         server.close()
 
 
+_HISTORY_PATHS = [
+    *(f"candles/trade:{tf}:tETHUSD/hist" for tf in ("1m", "5m", "15m", "30m", "1h", "3h", "6h",
+                                                    "12h", "1D", "1W", "14D", "1M")),
+    "stats1/vwap:1d:tETHUSD/hist",
+    "stats1/vol.1d:30m:BFX/hist?sort=1&limit=1",  # the first bucket: later ones may open
+]
+
+
 def test_book_trades_and_accounts_survive_a_restart(tmp_path: Path) -> None:
     server = RunningServer(_settings(tmp_path))
     try:
@@ -71,14 +79,18 @@ def test_book_trades_and_accounts_survive_a_restart(tmp_path: Path) -> None:
         book = _get(f"{server.rest_url}/book/tETHUSD/P0")
         trades = _get(f"{server.rest_url}/trades/tETHUSD/hist")
         ticker = _get(f"{server.rest_url}/ticker/tETHUSD")
+        history = {path: _get(f"{server.rest_url}/{path}") for path in _HISTORY_PATHS}
     finally:
         server.close()
     assert book == [[3001, 1, -1.5]]
+    assert all(len(answer) == 1 for answer in history.values()), history
     restarted = RunningServer(_settings(tmp_path))
     try:
         assert _get(f"{restarted.rest_url}/book/tETHUSD/P0") == book
         assert _get(f"{restarted.rest_url}/trades/tETHUSD/hist") == trades
         assert _get(f"{restarted.rest_url}/ticker/tETHUSD") == ticker
+        # candles of every timeframe and the stats series come back from the history store
+        assert {path: _get(f"{restarted.rest_url}/{path}") for path in _HISTORY_PATHS} == history
         assert restarted.ctx.exchange.api_key(key) is not None
     finally:
         restarted.close()

@@ -25,11 +25,15 @@ from aiohttp import web
 from venue.core.numbers import SCALE, to_decimal_from_raw
 from venue.gateway.app import CTX, ServerContext, json_response
 from venue.protocol import rest, serialize
-from venue.protocol.conf import conf_values
+from venue.protocol.conf import ConfTable
 from venue.protocol.errors import Code, ProtocolError, invalid
 from venue.protocol.wire import dumps, num
 
 _STATUS_OPERATIVE = b"[1]"  # §3.1: 1 = operative, 0 = maintenance
+_STATUS_MAINTENANCE = b"[0]"
+# ctx.extras key of the WebSocket server (venue/gateway/ws.py): its session config holds the
+# platform status that ``venue announce maintenance-start``/``-end`` switches
+_WS_STATE = "ws_state"
 _DEEP = 10**9  # "every level" when walking a book
 
 
@@ -102,9 +106,16 @@ Params = Mapping[str, str]
 Render = Callable[[ServerContext, Params, Params], bytes]
 
 
+def platform_status(ctx: ServerContext) -> int:
+    """1 operative, 0 between an announced maintenance start (20060) and its end (20061)."""
+    config = getattr(ctx.extras.get(_WS_STATE), "session_config", None)
+    return int(getattr(config, "platform_status", 1))
+
+
 def render_platform_status(ctx: ServerContext, path: Params, query: Params) -> bytes:
-    """``GET /v2/platform/status`` → ``[1]`` (§3.1)."""
-    return _STATUS_OPERATIVE
+    """``GET /v2/platform/status`` → ``[1]``, or ``[0]`` during maintenance (§3.1) — the status
+    new WebSocket connections are greeted with."""
+    return _STATUS_OPERATIVE if platform_status(ctx) else _STATUS_MAINTENANCE
 
 
 def render_ticker(ctx: ServerContext, path: Params, query: Params) -> bytes:
@@ -180,9 +191,15 @@ def render_stats1(ctx: ServerContext, path: Params, query: Params) -> bytes:
     return dumps([serialize.stat(*p) for p in points])
 
 
+_CONF_EXTRA = "public_conf_table"  # ctx.extras key of the ConfTable (built once per server)
+
+
 def render_conf(ctx: ServerContext, path: Params, query: Params) -> bytes:
     """``GET /v2/conf/{keys}`` → one element per requested key, in request order (§3.9)."""
-    return dumps(conf_values(path["keys"], ctx.registry))
+    table = ctx.extras.get(_CONF_EXTRA)
+    if table is None:
+        table = ctx.extras[_CONF_EXTRA] = ConfTable(ctx.registry)
+    return dumps(table.answer(path["keys"]))
 
 
 # -- endpoints of markets venue does not list (derivatives, funding, leaderboards) -----------------
@@ -232,6 +249,12 @@ def render_funding_stats(ctx: ServerContext, path: Params, query: Params) -> byt
     return b"[]"
 
 
+def render_ext_vasps(ctx: ServerContext, path: Params, query: Params) -> bytes:
+    """``GET /v2/ext/vasps`` (§3.16): the travel-rule VASPs a withdrawal may name; a local venue
+    knows none → ``[]`` (each would be ``{"id": DID, "name": NAME}``)."""
+    return b"[]"
+
+
 # (route, renderer). ``{name}`` matches one non-empty path segment, as in aiohttp's router.
 GET_ROUTES: tuple[tuple[str, Render], ...] = (
     ("/v2/platform/status", render_platform_status),
@@ -248,6 +271,7 @@ GET_ROUTES: tuple[tuple[str, Render], ...] = (
     ("/v2/liquidations/hist", render_liquidations),
     ("/v2/rankings/{key}/{section}", render_rankings),
     ("/v2/funding/stats/{symbol}/{section}", render_funding_stats),
+    ("/v2/ext/vasps", render_ext_vasps),
 )
 
 
@@ -289,11 +313,17 @@ def match_get(path: str) -> tuple[Render, dict[str, str]] | None:
     return None
 
 
+# Answers that depend on more than the views: an announcement changes them without a command.
+UNCACHED: frozenset[Render] = frozenset({render_platform_status})
+
+
 def get_answer(ctx: ServerContext, render: Render, path: Params, query: Params, key: str) -> bytes:
     """The body for a GET, from the cache when the views have not moved since it was made.
 
     Raises ``ProtocolError`` for bad input (never cached).
     """
+    if render in UNCACHED:
+        return render(ctx, path, query)
     cache: _Cache = ctx.extras[_CACHE_EXTRA]
     seq = released_seq(ctx)
     body = cache.get(seq, key)

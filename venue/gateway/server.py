@@ -228,9 +228,12 @@ class FastPath:
         seq = http_public.released_seq(self.ctx)
         response = self._answer(head, ip)
         if response is not None and response.startswith(b"HTTP/1.1 200 "):
+            path = unquote(head.split(b" ", 2)[1].decode("ascii").partition("?")[0])
+            matched = http_public.match_get(path)
+            if matched is not None and matched[0] in http_public.UNCACHED:
+                return response  # it can change without a command: never memoised
             if len(self._memo) >= self._MEMO_LIMIT:
                 self._memo.clear()
-            path = unquote(head.split(b" ", 2)[1].decode("ascii").partition("?")[0])
             self._memo[head] = (seq, self.date.second, rate_limit_key(path), response)
         return response
 
@@ -242,8 +245,11 @@ class FastPath:
             return None
         if line_end >= 0:
             for header in head[line_end + 2 :].split(b"\r\n"):
-                name = header.split(b":", 1)[0].strip().lower()
+                name, _, value = header.partition(b":")
+                name = name.strip().lower()
                 if name in _HAND_OVER_HEADERS:
+                    if name == b"connection" and value.strip().lower() == b"keep-alive":
+                        continue  # HTTP/1.1's default, sent by requests (bfxapi) on every call
                     return None
         try:
             target = parts[1].decode("ascii")
@@ -441,7 +447,10 @@ class VenueServer:
             )
             await tls_site.start()
             self.tls_port = _bound_port(tls_site)
-        admin.write_endpoint_file(data_dir, self.settings.host, self.port)
+        if self.settings.admin:
+            # server.json tells the CLI where the admin endpoint is; without that endpoint the
+            # CLI must not try it (it falls back to the journal, which the lock then refuses)
+            admin.write_endpoint_file(data_dir, self.settings.host, self.port)
         self._tasks = [
             asyncio.create_task(
                 self._every(self.settings.tick_interval_s, self._tick), name="tick"

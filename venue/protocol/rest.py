@@ -54,8 +54,11 @@ LIMITS: dict[str, tuple[int, int]] = {
 }
 
 BOOK_PRECISIONS = ("P0", "P1", "P2", "P3", "P4", "R0")
-REST_BOOK_LENGTHS = (1, 25, 100)
+# The spec's REST table lists 1/25/100, but the real REST book answers len=250 too (clients
+# fetch the deep book that way, e.g. ``book/fUSD/P0?len=250``) and the issue asks for it, so
+# both transports take the same lengths; only the error code differs (§7.8 on WS).
 WS_BOOK_LENGTHS = (1, 25, 100, 250)
+REST_BOOK_LENGTHS = WS_BOOK_LENGTHS
 DEFAULT_BOOK_LENGTH = 25
 
 # Candle timeframes of the newest docs; ``7D`` is the older name of ``1W`` (ccxt still sends it).
@@ -240,7 +243,7 @@ def parse_precision(value: Any, *, ws: bool = False) -> str:
 
 
 def parse_book_length(value: Any, *, ws: bool = False) -> int:
-    """``len`` 1/25/100 on REST, also 250 on WS (§3.6, §7.3), as a number or a numeric string.
+    """``len`` 1/25/100/250 (§3.6, §7.3), as a number or a numeric string.
 
     Absent means 25. WS answers a bad length with code 10012 (§7.8).
     """
@@ -263,7 +266,7 @@ class BookQuery:
 
 
 def parse_book(symbol: str, precision: str, params: Params, registry: Registry) -> BookQuery:
-    """``GET book/{symbol}/{precision}?len=1|25|100``."""
+    """``GET book/{symbol}/{precision}?len=1|25|100|250``."""
     market = trading_market(symbol, registry)
     return BookQuery(
         market.symbol, parse_precision(precision), parse_book_length(params.get("len"))
