@@ -205,11 +205,13 @@ def test_read_only_key_reads_but_cannot_trade_or_withdraw(server: RunningServer,
     server.submit(CreateApiKey(alice[0], "read-only-key", "read-only-secret", read_only_permissions()))
     client = _client(server, "read-only-key", "read-only-secret")
     assert _wallets(client)[("exchange", "USD")] == (Decimal(10000), Decimal(10000))
-    with pytest.raises(InvalidCredentialError):
+    # ccxt maps 10001 + this text to PermissionDenied; bfxapi maps 10001 to GenericError.
+    with pytest.raises(GenericError, match="api_key: permission invalid"):
         client.rest.auth.submit_order(type="EXCHANGE LIMIT", symbol="tBTCUSD", amount="0.01", price="80000")
     signed = Signed(server, "read-only-key", "read-only-secret")
     assert signed.post("auth/w/withdraw", {"wallet": "exchange", "method": "bitcoin", "amount": "1", "address": "x"}) == (
-        500, ["error", 10100, "permission: invalid"])
+        500, ["error", 10001, "api_key: permission invalid"])
+    assert client.rest.auth.get_orders() == []  # the refused order left no trace
     status, rows = signed.post("auth/r/permissions")
     assert status == 200 and ["orders", 1, 0] in rows and ["withdraw", 1, 0] in rows
 

@@ -230,7 +230,7 @@ def test_read_only_key_may_read_but_not_write() -> None:
     require_permission(info, "wallets")
     with pytest.raises(ProtocolError) as exc:
         require_permission(info, "orders", write=True)
-    assert _error(exc) == (10100, "permission: invalid")
+    assert _error(exc) == (10001, "api_key: permission invalid")
 
 
 def test_unnamed_scope_is_denied() -> None:
