@@ -309,11 +309,19 @@ def test_transfer_and_withdrawal_beyond_the_balance_are_refused_without_a_trace(
     signed = Signed(server, bob[1], bob[2])
     before = _wallets(_client(server, bob[1], bob[2]))
     movements_before = _client(server, bob[1], bob[2]).rest.auth.get_movements()
-    status, body = signed.post("auth/w/transfer", {"from": "exchange", "to": "margin", "currency": "BTC", "amount": "2"})
-    assert status == 500 and body[:2] == ["error", 10001]
-    status, body = signed.post("auth/w/withdraw", {"wallet": "exchange", "method": "bitcoin", "amount": "5",
-                                                   "address": "bc1q"})
-    assert status == 500 and body[:2] == ["error", 10001]
+    # Texts with "available balance is only", which ccxt maps to InsufficientFunds (before it
+    # looks at code 10001) whatever the wallet.
+    assert signed.post("auth/w/transfer", {"from": "exchange", "to": "margin", "currency": "BTC", "amount": "2"}) == (
+        500, ["error", 10001, "Cannot complete transfer. Exchange balance insufficient: the available balance is "
+                              "only 1.0 BTC."])
+    assert signed.post("auth/w/withdraw", {"wallet": "exchange", "method": "bitcoin", "amount": "5",
+                                           "address": "bc1q"}) == (
+        500, ["error", 10001, "Cannot withdraw 5.0004 BTC from your exchange wallet. The available balance is only "
+                              "1.0 BTC."])
+    assert signed.post("auth/w/withdraw", {"wallet": "funding", "method": "bitcoin", "amount": "0.5",
+                                           "address": "bc1q"}) == (
+        500, ["error", 10001, "Cannot withdraw 0.5004 BTC from your funding wallet. The available balance is only "
+                              "0.0 BTC."])
     assert signed.post("auth/w/withdraw", {"wallet": "exchange", "method": "bitcoin", "amount": "-1",
                                            "address": "bc1q"}) == (500, ["error", 10020, "amount: invalid"])
     assert signed.post("auth/w/withdraw", {"wallet": "exchange", "method": "bitcoin", "amount": "0.1"}) == (
