@@ -36,7 +36,7 @@ protocol layers use to answer queries without going through the journal.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -93,7 +93,7 @@ class UserInfo:
 @dataclass(frozen=True, slots=True)
 class ApiKeyInfo:
     key: str
-    secret: str
+    secret: str = field(repr=False)  # never in a log line
     user_id: int
     permissions: tuple[tuple[str, bool, bool], ...]
     created_ts: int
