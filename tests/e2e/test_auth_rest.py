@@ -502,3 +502,14 @@ def test_each_endpoint_needs_its_own_scope(server: RunningServer, alice: tuple[i
     # The permissions endpoint answers for any valid key.
     status, rows = wallets_only.post("auth/r/permissions")
     assert status == 200 and ["wallets", 1, 1] in rows and ["orders", 0, 0] in rows
+
+
+def test_ledgers_filtered_by_wallet_fill_the_limit(server: RunningServer, bob: tuple[int, str, str]) -> None:
+    signed = Signed(server, bob[1], bob[2])
+    signed.post("auth/w/transfer", {"from": "exchange", "to": "funding", "currency": "BTC", "amount": "0.1"})
+    for _ in range(3):  # newer entries in other wallets
+        signed.post("auth/w/transfer", {"from": "exchange", "to": "margin", "currency": "BTC", "amount": "0.01"})
+    status, rows = signed.post("auth/r/ledgers/hist", {"wallet": "funding", "limit": 1})
+    assert status == 200 and [(r[2], r[5], r[6]) for r in rows] == [("funding", 0.1, 0.1)]
+    status, rows = signed.post("auth/r/ledgers/BTC/hist", {"wallet": "exchange", "limit": 2})
+    assert [(r[2], r[5], r[6]) for r in rows] == [("exchange", -0.01, 0.87), ("exchange", -0.01, 0.88)]

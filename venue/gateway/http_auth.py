@@ -397,6 +397,7 @@ async def ledgers(req: AuthRequest) -> Any:
         private.currency(req.ctx.registry, cur)
     category = private.opt_int(req.body, "category", low=1)
     wallet = private.wallet(req.body["wallet"], "wallet") if req.body.get("wallet") is not None else None
+    # The wallet filter runs in the query, before the limit: ``limit`` rows of that wallet.
     rows = _history(req.ctx).ledgers(
         req.user_id,
         currency=cur,
@@ -405,9 +406,9 @@ async def ledgers(req: AuthRequest) -> Any:
         end=query.end,
         limit=query.limit,
         sort=query.sort,
+        wallet=wallet,
     )
-    # The history view has no wallet filter; applied here, after the limit (rarely used).
-    return [serialize.ledger(e) for e in rows if e.user_id == req.user_id and wallet in (None, e.wallet)]
+    return [serialize.ledger(e) for e in rows if e.user_id == req.user_id]
 
 
 async def movements(req: AuthRequest) -> Any:
