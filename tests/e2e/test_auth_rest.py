@@ -513,3 +513,19 @@ def test_ledgers_filtered_by_wallet_fill_the_limit(server: RunningServer, bob: t
     assert status == 200 and [(r[2], r[5], r[6]) for r in rows] == [("funding", 0.1, 0.1)]
     status, rows = signed.post("auth/r/ledgers/BTC/hist", {"wallet": "exchange", "limit": 2})
     assert [(r[2], r[5], r[6]) for r in rows] == [("exchange", -0.01, 0.87), ("exchange", -0.01, 0.88)]
+
+
+def test_orders_history_window_is_on_the_creation_time(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    """Spec §4.2: auth/r/orders/hist filters on MTS_CREATE (newest created first)."""
+    a = _client(server, alice[1], alice[2])
+    older = a.rest.auth.submit_order(type="EXCHANGE LIMIT", symbol="tBTCUSD", amount="0.01", price="80000").data
+    time.sleep(0.01)
+    newer = a.rest.auth.submit_order(type="EXCHANGE LIMIT", symbol="tBTCUSD", amount="0.01", price="80000").data
+    assert newer.mts_create > older.mts_create
+    a.rest.auth.cancel_order(id=newer.id)
+    time.sleep(0.01)
+    a.rest.auth.cancel_order(id=older.id)  # the older order is the last one updated
+
+    assert [o.id for o in a.rest.auth.get_orders_history()] == [newer.id, older.id]
+    assert [o.id for o in a.rest.auth.get_orders_history(start=str(newer.mts_create))] == [newer.id]
+    assert [o.id for o in a.rest.auth.get_orders_history(end=str(older.mts_create))] == [older.id]

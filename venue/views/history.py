@@ -200,7 +200,7 @@ class History:
             elif isinstance(event, OrderClosed):
                 order = event.order
                 self._orders.append(
-                    (order.id, order.user_id, order.symbol, order.updated_ts, _to_json(order))
+                    (order.id, order.user_id, order.symbol, order.created_ts, _to_json(order))
                 )
             elif isinstance(event, LedgerEntryAdded):
                 self._ledgers.append(
@@ -350,7 +350,9 @@ class History:
         self, user_id: int, symbol: str | None = None, ids: Sequence[int] | None = None,
         start: int | None = None, end: int | None = None, limit: int = 2500, sort: int = -1,
     ) -> list[OrderState]:
-        """``auth/r/orders/hist``: the user's closed orders by their last update time."""
+        """``auth/r/orders/hist``: the user's closed orders; the window and the order are on
+        MTS_CREATE (spec §4.2 "filters on MTS_CREATE"). Rows stored before this rule carry
+        their close time instead."""
         rows = self._user_rows("orders", user_id, {"symbol": symbol}, "id", start, end, limit, sort, ids)
         return [_order_from_json(data) for data in rows]
 
