@@ -173,3 +173,16 @@ def test_any_json_gives_a_command_or_a_protocol_error(parser: str, payload: Any)
         PARSERS[parser](payload, user_id=1, now_ms=NOW)
     except ProtocolError:
         pass
+
+
+@pytest.mark.parametrize("flag", [1, True, "1", 1.0])
+def test_cancel_multi_all_accepts_one_as_number_bool_or_string(flag: object) -> None:
+    command = orders.parse_cancel_multi({"all": flag}, user_id=1, now_ms=NOW)
+    assert command.all is True
+
+
+@pytest.mark.parametrize("flag", [2, -1, "yes", "1.5", [1], 0.5])
+def test_cancel_multi_all_refuses_anything_but_zero_or_one(flag: object) -> None:
+    with pytest.raises(ProtocolError) as exc:
+        orders.parse_cancel_multi({"all": flag}, user_id=1, now_ms=NOW)
+    assert (int(exc.value.code), exc.value.text) == (10020, "all: invalid")

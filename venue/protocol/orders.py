@@ -278,16 +278,16 @@ def _cid_list(value: object) -> tuple[tuple[int, str], ...]:
 def parse_cancel_multi(payload: object, *, user_id: int, now_ms: int) -> CancelOrders:
     """``{id:[…]}``, ``{gid:[…]}``, ``{cid:[[CID,"YYYY-MM-DD"],…]}`` or ``{all:1}`` → CancelOrders.
 
-    The selectors may be combined; ``all`` accepts 1 or true (bfxapi sends bools as 0/1).
+    The selectors may be combined; ``all`` accepts 0/1 as a number or string, or a JSON bool
+    (bfxapi sends bools as 0/1).
     """
     del now_ms
     body = _payload(payload)
     everything = False
     if _present(body, "all"):
         flag = body["all"]
-        if flag not in (0, 1) or (isinstance(flag, float)):
-            raise invalid("all")
-        everything = bool(flag)
+        # 1 as a number, a string (§1: numbers may arrive as strings) or JSON true.
+        everything = bool(int(flag) if isinstance(flag, bool) else int_field(flag, "all", high=1))
     order_ids = _id_list(body["id"], "id", low=1) if _present(body, "id") else ()
     group_ids = _id_list(body["gid"], "gid", low=0) if _present(body, "gid") else ()
     client_ids = _cid_list(body["cid"]) if _present(body, "cid") else ()
