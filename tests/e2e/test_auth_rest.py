@@ -529,3 +529,16 @@ def test_orders_history_window_is_on_the_creation_time(server: RunningServer, al
     assert [o.id for o in a.rest.auth.get_orders_history()] == [newer.id, older.id]
     assert [o.id for o in a.rest.auth.get_orders_history(start=str(newer.mts_create))] == [newer.id]
     assert [o.id for o in a.rest.auth.get_orders_history(end=str(older.mts_create))] == [older.id]
+
+
+def test_movements_filter_by_id_and_address(server: RunningServer, bob: tuple[int, str, str]) -> None:
+    b = _client(server, bob[1], bob[2])
+    first = b.rest.auth.submit_wallet_withdrawal("exchange", "bitcoin", "bc1qfirst", "0.1").data
+    second = b.rest.auth.submit_wallet_withdrawal("exchange", "bitcoin", "bc1qsecond", "0.2").data
+    signed = Signed(server, bob[1], bob[2])
+    status, rows = signed.post("auth/r/movements/hist", {"id": [first.withdrawal_id]})
+    assert status == 200 and [(r[0], r[12], r[16]) for r in rows] == [(first.withdrawal_id, -0.1, "bc1qfirst")]
+    status, rows = signed.post("auth/r/movements/BTC/hist", {"address": "bc1qsecond"})
+    assert status == 200 and [(r[0], r[12]) for r in rows] == [(second.withdrawal_id, -0.2)]
+    assert signed.post("auth/r/movements/hist", {"address": "bc1qnobody"}) == (200, [])
+    assert signed.post("auth/r/movements/hist", {"id": "x"}) == (500, ["error", 10020, "id: invalid"])

@@ -416,8 +416,16 @@ async def movements(req: AuthRequest) -> Any:
     cur = req.match.get("currency")
     if cur is not None:
         private.currency(req.ctx.registry, cur)
-    rows = _history(req.ctx).movements(
-        req.user_id, currency=cur, start=query.start, end=query.end, limit=query.limit, sort=query.sort
+    history = _history(req.ctx)
+    filters: dict[str, Any] = {}
+    ids = private.id_list(req.body)
+    address = private.opt_str(req.body, "address", max_len=2048)
+    if ids is not None:
+        filters["ids"] = ids
+    if address is not None:
+        filters["address"] = address
+    rows = history.movements(
+        req.user_id, currency=cur, start=query.start, end=query.end, limit=query.limit, sort=query.sort, **filters
     )
     return [serialize.movement(m) for m in rows if m.user_id == req.user_id]
 

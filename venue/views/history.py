@@ -391,7 +391,10 @@ class History:
     def movements(
         self, user_id: int, currency: str | None = None, start: int | None = None,
         end: int | None = None, limit: int = 25, sort: int = -1,
+        ids: Sequence[int] | None = None, address: str | None = None,
     ) -> list[MovementRecorded]:
-        """``auth/r/movements[/{currency}]/hist`` (§6.10)."""
-        rows = self._user_rows("movements", user_id, {"currency": currency}, "id", start, end, limit, sort)
+        """``auth/r/movements[/{currency}]/hist`` (§6.10), optionally only the movements ``ids``
+        or those to/from ``address`` (§4.2 body fields ``id`` and ``address``)."""
+        filters = {"currency": currency, "json_extract(data, '$.address')": address}
+        rows = self._user_rows("movements", user_id, filters, "id", start, end, limit, sort, ids)
         return [MovementRecorded(**json.loads(data)) for data in rows]
