@@ -542,3 +542,46 @@ def test_movements_filter_by_id_and_address(server: RunningServer, bob: tuple[in
     assert status == 200 and [(r[0], r[12]) for r in rows] == [(second.withdrawal_id, -0.2)]
     assert signed.post("auth/r/movements/hist", {"address": "bc1qnobody"}) == (200, [])
     assert signed.post("auth/r/movements/hist", {"id": "x"}) == (500, ["error", 10020, "id: invalid"])
+
+
+_NOT_YET: dict[str, Any] = {
+    "get_login_history": lambda a: a.get_login_history(),
+    "get_base_margin_info": lambda a: a.get_base_margin_info(),
+    "get_symbol_margin_info": lambda a: a.get_symbol_margin_info("tBTCUSD"),
+    "get_all_symbols_margin_info": lambda a: a.get_all_symbols_margin_info(),
+    "claim_position": lambda a: a.claim_position(1),
+    "increase_position": lambda a: a.increase_position("tBTCUSD", 1),
+    "get_increase_position_info": lambda a: a.get_increase_position_info("tBTCUSD", 1),
+    "get_positions_history": lambda a: a.get_positions_history(),
+    "get_positions_snapshot": lambda a: a.get_positions_snapshot(),
+    "get_positions_audit": lambda a: a.get_positions_audit(),
+    "set_derivative_position_collateral": lambda a: a.set_derivative_position_collateral("tBTCF0:USTF0", 1),
+    "get_derivative_position_collateral_limits": lambda a: a.get_derivative_position_collateral_limits("tBTCF0:USTF0"),
+    "get_funding_offers": lambda a: a.get_funding_offers(symbol="fUSD"),
+    "submit_funding_offer": lambda a: a.submit_funding_offer("LIMIT", "fUSD", 100, 0.001, 2),
+    "cancel_funding_offer": lambda a: a.cancel_funding_offer(1),
+    "cancel_all_funding_offers": lambda a: a.cancel_all_funding_offers("USD"),
+    "submit_funding_close": lambda a: a.submit_funding_close(1),
+    "toggle_auto_renew": lambda a: a.toggle_auto_renew(status=True, currency="USD"),
+    "toggle_keep_funding": lambda a: a.toggle_keep_funding("credit", ids=[1]),
+    "get_funding_offers_history": lambda a: a.get_funding_offers_history(),
+    "get_funding_loans": lambda a: a.get_funding_loans(),
+    "get_funding_loans_history": lambda a: a.get_funding_loans_history(symbol="fUSD"),
+    "get_funding_credits": lambda a: a.get_funding_credits(symbol="fUSD"),
+    "get_funding_credits_history": lambda a: a.get_funding_credits_history(),
+    "get_funding_trades_history": lambda a: a.get_funding_trades_history(symbol="fUSD"),
+    "get_funding_info": lambda a: a.get_funding_info("fUSD"),
+    "generate_deposit_invoice": lambda a: a.generate_deposit_invoice("exchange", "LNX", 1),
+}
+
+
+def test_every_bfxapi_margin_funding_and_position_call_answers_action_disabled(
+    server: RunningServer, alice: tuple[int, str, str]
+) -> None:
+    """Until margin and funding land, each of bfxapi's calls reaches a route (never a 404 or a
+    ``path: invalid``) and gets ``["error", 10001, "action: disabled"]``, changing nothing."""
+    a = _client(server, alice[1], alice[2]).rest.auth
+    for name, call in _NOT_YET.items():
+        with pytest.raises(GenericError, match="action: disabled"):
+            call(a)
+    assert _wallets(_client(server, alice[1], alice[2])) == {("exchange", "USD"): (Decimal(10000), Decimal(10000))}
