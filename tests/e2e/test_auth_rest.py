@@ -585,3 +585,27 @@ def test_every_bfxapi_margin_funding_and_position_call_answers_action_disabled(
         with pytest.raises(GenericError, match="action: disabled"):
             call(a)
     assert _wallets(_client(server, alice[1], alice[2])) == {("exchange", "USD"): (Decimal(10000), Decimal(10000))}
+
+
+HUGE = 10**23
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("auth/r/orders/hist", {"id": [HUGE]}, "id"),
+        ("auth/r/orders", {"id": [HUGE]}, "id"),
+        ("auth/r/orders", {"gid": HUGE}, "gid"),
+        ("auth/r/ledgers/hist", {"category": HUGE}, "category"),
+        ("auth/r/trades/hist", {"end": HUGE}, "end"),
+        ("auth/r/trades/tBTCUSD/hist", {"start": str(HUGE)}, "start"),
+        ("auth/r/movements/hist", {"id": [HUGE]}, "id"),
+        ("auth/r/order/tBTCUSD:9999999999999999999/trades", None, "id"),
+    ],
+)
+def test_absurd_integers_in_queries_are_parameter_errors(
+    server: RunningServer, alice: tuple[int, str, str], path: str, body: Any, field: str
+) -> None:
+    """Values beyond 64 bits (or JS-safe timestamps) are refused as the field's error, not an
+    unknown error from the store."""
+    assert Signed(server, alice[1], alice[2]).post(path, body) == (500, ["error", 10020, f"{field}: invalid"])

@@ -369,7 +369,8 @@ async def order_trades(req: AuthRequest) -> Any:
     # ``{symbol}:{id}``: the symbol itself may hold a colon (tTESTBTC:TESTUSD), the id never.
     sym, _, order_id_text = req.match["spec"].rpartition(":")
     private.symbol(req.ctx.registry, sym)
-    if not order_id_text.isdigit() or len(order_id_text) > 19:
+    digits = order_id_text.isascii() and order_id_text.isdigit() and len(order_id_text) <= 19
+    if not digits or int(order_id_text) > private.MAX_INT:  # 64-bit ids only
         raise invalid("id")
     rows = _history(req.ctx).account_trades(
         req.user_id, symbol=sym, order_id=int(order_id_text), limit=private.HISTORY_MAX_LIMIT, sort=-1
