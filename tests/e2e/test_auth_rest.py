@@ -609,3 +609,40 @@ def test_absurd_integers_in_queries_are_parameter_errors(
     """Values beyond 64 bits (or JS-safe timestamps) are refused as the field's error, not an
     unknown error from the store."""
     assert Signed(server, alice[1], alice[2]).post(path, body) == (500, ["error", 10020, f"{field}: invalid"])
+
+
+def test_endpoints_bfxapi_does_not_wrap_through_its_own_signed_transport(
+    server: RunningServer, alice: tuple[int, str, str]
+) -> None:
+    """summary, permissions, settings, alerts and order/multi have no bfxapi method; its
+    middleware (the same signing, JSON encoding and error mapping) still reaches them."""
+    post = _client(server, alice[1], alice[2]).rest.auth._m.post  # noqa: SLF001 - bfxapi's transport
+
+    summary = post("auth/r/summary")
+    assert len(summary) == 10 and summary[4] == [[0.001, 0.001, 0.001, None, None, 0], [0.002, 0.002, 0.002, None, None, 0.002]]
+    assert summary[9] == {"leo_lev": 0, "leo_amount_avg": 0}
+    rows = post("auth/r/permissions")
+    assert [row[0] for row in rows] == ["account", "history", "orders", "positions", "funding", "settings", "wallets",
+                                        "withdraw", "ui_withdraw", "bfxpay"]
+    assert ["orders", 1, 1] in rows
+
+    note = post("auth/w/settings/set", body={"settings": {"api:bot": {"on": True}, "api:n": 3}})
+    assert note[1] == "acc_ss" and note[4] == 2 and note[6] == "SUCCESS" and len(note) == 8
+    assert post("auth/r/settings", body={"keys": ["api:bot", "api:n", "api:none"]}) == [["api:bot", {"on": True}],
+                                                                                         ["api:n", 3]]
+    assert post("auth/w/settings/del", body={"keys": ["api:n"]})[1] == "acc_sd"
+    assert post("auth/r/settings", body={"keys": ["api:n"]}) == []
+
+    assert post("auth/w/alert/set", body={"type": "price", "symbol": "tBTCUSD", "price": Decimal("91234.567")}) == [
+        "price:tBTCUSD:91235", "price", "tBTCUSD", 91235, 100]
+    assert post("auth/r/alerts", body={"type": "price"}) == [["price:tBTCUSD:91235", "price", "tBTCUSD", 91235, 100]]
+    assert post("auth/w/alert/del", body={"symbol": "tBTCUSD", "price": 91235}) == [True]
+    assert post("auth/r/alerts", body={"type": "price"}) == []
+
+    order = {"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD", "amount": Decimal("0.01"), "price": 80000, "cid": 5}
+    note = post("auth/w/order/multi", body={"ops": [["on", order], ["on", {**order, "cid": 6}]]})
+    assert note[1] == "ox_multi-req" and note[6] == "SUCCESS" and [n[4][0][2] for n in note[4]] == [5, 6]
+    placed = [n[4][0][0] for n in note[4]]
+    note = post("auth/w/order/multi", body={"ops": [["oc", {"id": placed[0]}], ["oc_multi", {"id": [placed[1]]}]]})
+    assert [(n[1], n[6]) for n in note[4]] == [("oc-req", "SUCCESS"), ("oc_multi-req", "SUCCESS")]
+    assert _client(server, alice[1], alice[2]).rest.auth.get_orders() == []
