@@ -106,7 +106,8 @@ def test_withdrawal_beyond_available_is_rejected_and_changes_nothing() -> None:
     v.order(uid, "-0.8", "90000")  # holds 0.8 BTC
     before = v.ex.state_hash()
     r = rejection(v.apply(Withdraw(uid, "BTC", amt("0.3"))))
-    assert (r.code, r.text) == (10001, "Invalid withdrawal: not enough exchange balance for 0.3 BTC")
+    assert (r.code, r.text) == (10001, "Cannot withdraw 0.3 BTC from your exchange wallet. "
+                                       "The available balance is only 0.2 BTC.")
     assert r.request == "acc_wd"
     assert v.ex.state_hash() == before
 
@@ -140,8 +141,8 @@ def test_transfer_rejections() -> None:
     uid = v.user("alice", USD="100")
     before = v.ex.state_hash()
     r = rejection(v.apply(Transfer(uid, "exchange", "margin", "USD", amt(101))))
-    assert (r.code, r.text) == (10001,
-                                "Invalid transfer: not enough exchange balance for 101.0 USD")
+    assert (r.code, r.text) == (10001, "Cannot complete transfer. Exchange balance insufficient: "
+                                       "the available balance is only 100.0 USD.")
     assert rejection(v.apply(Transfer(uid, "exchange", "exchange", "USD", 1))).text == \
         "wallet: invalid"
     assert rejection(v.apply(Transfer(uid, "exchange", "vault", "USD", 1))).text == \

@@ -180,7 +180,13 @@ def test_another_user_cannot_cancel_or_list_an_order(
     assert b.rest.auth.get_orders(ids=[order.id]) == []
     with pytest.raises(GenericError, match="Order not found"):
         b.rest.auth.cancel_order(id=order.id)
-    assert [o.id for o in a.rest.auth.get_orders(symbol="tBTCUSD")] == [order.id]
+    with pytest.raises(GenericError, match="Order not found"):
+        b.rest.auth.update_order(order.id, price="81000")
+    assert b.rest.auth.cancel_order_multi(id=[order.id]).data == []
+    assert b.rest.auth.cancel_order_multi(all=True).data == []
+    assert b.rest.auth.get_orders_history(ids=[order.id]) == []
+    [still] = a.rest.auth.get_orders(symbol="tBTCUSD")
+    assert (still.id, still.price, still.order_status) == (order.id, 80000, "ACTIVE")
 
 
 # -- authentication and bad input ---------------------------------------------------------------
@@ -205,11 +211,13 @@ def test_read_only_key_reads_but_cannot_trade_or_withdraw(server: RunningServer,
     server.submit(CreateApiKey(alice[0], "read-only-key", "read-only-secret", read_only_permissions()))
     client = _client(server, "read-only-key", "read-only-secret")
     assert _wallets(client)[("exchange", "USD")] == (Decimal(10000), Decimal(10000))
-    with pytest.raises(InvalidCredentialError):
+    # ccxt maps 10001 + this text to PermissionDenied; bfxapi maps 10001 to GenericError.
+    with pytest.raises(GenericError, match="api_key: permission invalid"):
         client.rest.auth.submit_order(type="EXCHANGE LIMIT", symbol="tBTCUSD", amount="0.01", price="80000")
     signed = Signed(server, "read-only-key", "read-only-secret")
     assert signed.post("auth/w/withdraw", {"wallet": "exchange", "method": "bitcoin", "amount": "1", "address": "x"}) == (
-        500, ["error", 10100, "permission: invalid"])
+        500, ["error", 10001, "api_key: permission invalid"])
+    assert client.rest.auth.get_orders() == []  # the refused order left no trace
     status, rows = signed.post("auth/r/permissions")
     assert status == 200 and ["orders", 1, 0] in rows and ["withdraw", 1, 0] in rows
 
@@ -307,11 +315,19 @@ def test_transfer_and_withdrawal_beyond_the_balance_are_refused_without_a_trace(
     signed = Signed(server, bob[1], bob[2])
     before = _wallets(_client(server, bob[1], bob[2]))
     movements_before = _client(server, bob[1], bob[2]).rest.auth.get_movements()
-    status, body = signed.post("auth/w/transfer", {"from": "exchange", "to": "margin", "currency": "BTC", "amount": "2"})
-    assert status == 500 and body[:2] == ["error", 10001]
-    status, body = signed.post("auth/w/withdraw", {"wallet": "exchange", "method": "bitcoin", "amount": "5",
-                                                   "address": "bc1q"})
-    assert status == 500 and body[:2] == ["error", 10001]
+    # Texts with "available balance is only", which ccxt maps to InsufficientFunds (before it
+    # looks at code 10001) whatever the wallet.
+    assert signed.post("auth/w/transfer", {"from": "exchange", "to": "margin", "currency": "BTC", "amount": "2"}) == (
+        500, ["error", 10001, "Cannot complete transfer. Exchange balance insufficient: the available balance is "
+                              "only 1.0 BTC."])
+    assert signed.post("auth/w/withdraw", {"wallet": "exchange", "method": "bitcoin", "amount": "5",
+                                           "address": "bc1q"}) == (
+        500, ["error", 10001, "Cannot withdraw 5.0004 BTC from your exchange wallet. The available balance is only "
+                              "1.0 BTC."])
+    assert signed.post("auth/w/withdraw", {"wallet": "funding", "method": "bitcoin", "amount": "0.5",
+                                           "address": "bc1q"}) == (
+        500, ["error", 10001, "Cannot withdraw 0.5004 BTC from your funding wallet. The available balance is only "
+                              "0.0 BTC."])
     assert signed.post("auth/w/withdraw", {"wallet": "exchange", "method": "bitcoin", "amount": "-1",
                                            "address": "bc1q"}) == (500, ["error", 10020, "amount: invalid"])
     assert signed.post("auth/w/withdraw", {"wallet": "exchange", "method": "bitcoin", "amount": "0.1"}) == (
@@ -338,3 +354,295 @@ def test_settings_alerts_and_addresses_survive_a_restart(server_settings: Any) -
         assert signed.post("auth/w/deposit/address", {"wallet": "exchange", "method": "ethereum"})[1][4][4] == address
     finally:
         second.close()
+
+
+# -- more endpoints through bfxapi, with values --------------------------------------------------
+
+
+def test_cancel_by_cid_and_date_and_cancel_multi_by_id_and_all(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    a = _client(server, alice[1], alice[2])
+    placed = [a.rest.auth.submit_order(type="EXCHANGE LIMIT", symbol="tBTCUSD", amount="0.01", price="80000",
+                                       cid=100 + n).data for n in range(4)]
+    today = time.strftime("%Y-%m-%d", time.gmtime(placed[0].mts_create / 1000))
+
+    by_cid = a.rest.auth.cancel_order(cid=100, cid_date=today)
+    assert by_cid.type == "oc-req" and by_cid.status == "SUCCESS" and by_cid.data.id == placed[0].id
+    with pytest.raises(RequestParameterError, match="cid_date: invalid"):
+        a.rest.auth.cancel_order(cid=101)
+
+    by_ids = a.rest.auth.cancel_order_multi(id=[placed[1].id, placed[2].id])
+    assert by_ids.status == "SUCCESS" and sorted(o.id for o in by_ids.data) == [placed[1].id, placed[2].id]
+    assert [o.id for o in a.rest.auth.get_orders()] == [placed[3].id]
+
+    everything = a.rest.auth.cancel_order_multi(all=True)
+    assert [o.id for o in everything.data] == [placed[3].id]
+    assert a.rest.auth.get_orders() == []
+    cancelled = {o.id: o.order_status for o in a.rest.auth.get_orders_history(limit=10)}
+    assert cancelled == {o.id: "CANCELED" for o in placed}
+    assert _wallets(a)[("exchange", "USD")] == (Decimal(10000), Decimal(10000))  # every hold released
+
+
+def test_movements_list_admin_deposits_and_ledgers_filter_by_category(
+    server: RunningServer, bob: tuple[int, str, str]
+) -> None:
+    b = _client(server, bob[1], bob[2])
+    [deposit] = b.rest.auth.get_movements()
+    assert (deposit.currency, deposit.amount, deposit.status, deposit.fees) == ("BTC", 1, "COMPLETED", 0)
+    assert b.rest.auth.get_movements(currency="BTC")[0].id == deposit.id
+
+    b.rest.auth.submit_wallet_withdrawal("exchange", "bitcoin", "bc1qvenue", "0.5")
+    [withdrawal, first] = b.rest.auth.get_movements()  # newest first
+    assert first.id == deposit.id
+    assert (withdrawal.amount, withdrawal.fees, withdrawal.destination_address) == (-0.5, -0.0004, "bc1qvenue")
+
+    [credit] = b.rest.auth.get_ledgers("BTC", category=101)
+    assert (credit.amount, credit.balance) == (1, 1)
+    assert [e.amount for e in b.rest.auth.get_ledgers(category=104)] == [-0.5]
+    assert [e.amount for e in b.rest.auth.get_ledgers(category=254)] == [-0.0004]
+    assert b.rest.auth.get_ledgers("BTC", category=201) == []
+
+
+def test_balance_available_for_a_sell_and_for_funding(server: RunningServer, bob: tuple[int, str, str]) -> None:
+    b = _client(server, bob[1], bob[2])
+    b.rest.auth.submit_order(type="EXCHANGE LIMIT", symbol="tBTCUSD", amount="-0.25", price="99000")
+    assert b.rest.auth.get_balance_available_for_orders_or_offers("tBTCUSD", "EXCHANGE", dir=-1).amount == -0.75
+    b.rest.auth.transfer_between_wallets("exchange", "funding", "BTC", "BTC", "0.1")
+    assert b.rest.auth.get_balance_available_for_orders_or_offers("fBTC", "FUNDING").amount == 0.1
+    assert b.rest.auth.get_balance_available_for_orders_or_offers("tBTCUSD", "EXCHANGE", dir=-1).amount == -0.65
+
+
+def test_alert_deleted_with_nodes_body_form(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    a = Signed(server, alice[1], alice[2])
+    a.post("auth/w/alert/set", {"type": "price", "symbol": "tETHUSD", "price": 3000.5, "count": 3})
+    assert a.post("auth/r/alerts", {"type": "price"}) == (200, [["price:tETHUSD:3000.5", "price", "tETHUSD", 3000.5, 3]])
+    assert a.post("auth/w/alert/del", {"symbol": "tETHUSD", "price": "3000.5"}) == (200, [True])
+    assert a.post("auth/w/alert/del", {"symbol": "tETHUSD", "price": "3000.5"}) == (200, [False])
+    assert a.post("auth/r/alerts", {"type": "price"}) == (200, [])
+
+
+# -- signatures, nonces, permissions ---------------------------------------------------------------
+
+
+def _signed_headers(key: str, secret: str, path: str, body: bytes, nonce: str | None = None) -> dict[str, str]:
+    nonce = nonce or str(next(_nonces))
+    signature = hmac.new(secret.encode(), f"/api/v2/{path}{nonce}".encode() + body, hashlib.sha384).hexdigest()
+    return {"bfx-nonce": nonce, "bfx-apikey": key, "bfx-signature": signature, "Content-Type": "application/json"}
+
+
+def test_a_signature_binds_the_body_and_the_path(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    order = json.dumps({"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD", "amount": "0.01", "price": "80000"}).encode()
+    bigger = order.replace(b'"0.01"', b'"0.1"')
+    url = f"{server.rest_url}/auth/w/order/submit"
+
+    headers = _signed_headers(alice[1], alice[2], "auth/w/order/submit", order)
+    tampered = requests.post(url, data=bigger, headers=headers, timeout=10)
+    assert (tampered.status_code, tampered.json()) == (500, ["error", 10100, "apikey: invalid"])
+
+    # A valid signature of another endpoint (here: reading wallets) does not authorise a submit.
+    headers = _signed_headers(alice[1], alice[2], "auth/r/wallets", order)
+    replayed = requests.post(url, data=order, headers=headers, timeout=10)
+    assert (replayed.status_code, replayed.json()) == (500, ["error", 10100, "apikey: invalid"])
+
+    for missing in ("bfx-apikey", "bfx-signature"):
+        headers = _signed_headers(alice[1], alice[2], "auth/w/order/submit", order)
+        del headers[missing]
+        answer = requests.post(url, data=order, headers=headers, timeout=10)
+        assert (answer.status_code, answer.json()) == (500, ["error", 10100, "apikey: invalid"])
+
+    # Header names in another case, body signed as sent: accepted, and nothing was placed before.
+    headers = {name.upper(): value for name, value in _signed_headers(alice[1], alice[2], "auth/w/order/submit",
+                                                                       order).items()}
+    accepted = requests.post(url, data=order, headers=headers, timeout=10)
+    assert accepted.status_code == 200 and accepted.json()[6] == "SUCCESS"
+    assert [o.amount for o in _client(server, alice[1], alice[2]).rest.auth.get_orders()] == [0.01]
+
+
+def test_nonces_must_grow_and_stay_within_js_safe_integers(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    signed = Signed(server, alice[1], alice[2])
+    high = str(next(_nonces) + 1_000_000)
+    assert signed.post("auth/r/wallets", nonce=high)[0] == 200
+    assert signed.post("auth/r/wallets", nonce=str(int(high) - 1)) == (500, ["error", 10114, "nonce: small"])
+    assert signed.post("auth/r/wallets", nonce="9007199254740992") == (500, ["error", 10114, "nonce: invalid"])
+    assert signed.post("auth/r/wallets", nonce="12.5") == (500, ["error", 10114, "nonce: invalid"])
+    # A bad signature does not burn a nonce: the same nonce, correctly signed, still works.
+    nonce = str(int(high) + 1)
+    assert signed.post("auth/r/wallets", nonce=nonce, secret="wrong") == (500, ["error", 10100, "apikey: invalid"])
+    assert signed.post("auth/r/wallets", nonce=nonce)[0] == 200
+    # bfxapi's own µs nonces are smaller than the one used above: refused until time catches up.
+    with pytest.raises(RuntimeError, match="nonce: small"):
+        _client(server, alice[1], alice[2]).rest.auth.get_wallets()
+
+
+def test_each_endpoint_needs_its_own_scope(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    denied = (500, ["error", 10001, "api_key: permission invalid"])
+    server.submit(CreateApiKey(alice[0], "orders-only", "orders-secret", (("orders", True, True),)))
+    server.submit(CreateApiKey(alice[0], "wallets-only", "wallets-secret", (("wallets", True, True),)))
+    orders_only = Signed(server, "orders-only", "orders-secret")
+    wallets_only = Signed(server, "wallets-only", "wallets-secret")
+
+    status, note = orders_only.post("auth/w/order/submit", {"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD",
+                                                            "amount": "0.01", "price": "80000"})
+    assert status == 200 and note[6] == "SUCCESS"
+    for path in ("auth/r/wallets", "auth/r/trades/hist", "auth/r/ledgers/hist", "auth/r/movements/hist",
+                 "auth/r/info/user", "auth/r/settings"):
+        assert orders_only.post(path, {}) == denied, path
+    assert orders_only.post("auth/w/transfer", {"from": "exchange", "to": "funding", "currency": "USD",
+                                                "amount": "1"}) == denied
+
+    assert wallets_only.post("auth/r/wallets")[0] == 200
+    assert wallets_only.post("auth/r/orders", {}) == denied
+    assert wallets_only.post("auth/w/order/cancel/multi", {"all": 1}) == denied
+    assert wallets_only.post("auth/w/withdraw", {"wallet": "exchange", "method": "bitcoin", "amount": "1",
+                                                 "address": "x"}) == denied
+    status, _ = wallets_only.post("auth/w/transfer", {"from": "exchange", "to": "funding", "currency": "USD",
+                                                      "amount": "1"})
+    assert status == 200
+    # Both keys act on the same account: the order placed by one is seen by the other's owner.
+    assert [w[:3] for w in wallets_only.post("auth/r/wallets")[1]] == [["exchange", "USD", 9999], ["funding", "USD", 1]]
+    # The permissions endpoint answers for any valid key.
+    status, rows = wallets_only.post("auth/r/permissions")
+    assert status == 200 and ["wallets", 1, 1] in rows and ["orders", 0, 0] in rows
+
+
+def test_ledgers_filtered_by_wallet_fill_the_limit(server: RunningServer, bob: tuple[int, str, str]) -> None:
+    signed = Signed(server, bob[1], bob[2])
+    signed.post("auth/w/transfer", {"from": "exchange", "to": "funding", "currency": "BTC", "amount": "0.1"})
+    for _ in range(3):  # newer entries in other wallets
+        signed.post("auth/w/transfer", {"from": "exchange", "to": "margin", "currency": "BTC", "amount": "0.01"})
+    status, rows = signed.post("auth/r/ledgers/hist", {"wallet": "funding", "limit": 1})
+    assert status == 200 and [(r[2], r[5], r[6]) for r in rows] == [("funding", 0.1, 0.1)]
+    status, rows = signed.post("auth/r/ledgers/BTC/hist", {"wallet": "exchange", "limit": 2})
+    assert [(r[2], r[5], r[6]) for r in rows] == [("exchange", -0.01, 0.87), ("exchange", -0.01, 0.88)]
+
+
+def test_orders_history_window_is_on_the_creation_time(server: RunningServer, alice: tuple[int, str, str]) -> None:
+    """Spec §4.2: auth/r/orders/hist filters on MTS_CREATE (newest created first)."""
+    a = _client(server, alice[1], alice[2])
+    older = a.rest.auth.submit_order(type="EXCHANGE LIMIT", symbol="tBTCUSD", amount="0.01", price="80000").data
+    time.sleep(0.01)
+    newer = a.rest.auth.submit_order(type="EXCHANGE LIMIT", symbol="tBTCUSD", amount="0.01", price="80000").data
+    assert newer.mts_create > older.mts_create
+    a.rest.auth.cancel_order(id=newer.id)
+    time.sleep(0.01)
+    a.rest.auth.cancel_order(id=older.id)  # the older order is the last one updated
+
+    assert [o.id for o in a.rest.auth.get_orders_history()] == [newer.id, older.id]
+    assert [o.id for o in a.rest.auth.get_orders_history(start=str(newer.mts_create))] == [newer.id]
+    assert [o.id for o in a.rest.auth.get_orders_history(end=str(older.mts_create))] == [older.id]
+
+
+def test_movements_filter_by_id_and_address(server: RunningServer, bob: tuple[int, str, str]) -> None:
+    b = _client(server, bob[1], bob[2])
+    first = b.rest.auth.submit_wallet_withdrawal("exchange", "bitcoin", "bc1qfirst", "0.1").data
+    second = b.rest.auth.submit_wallet_withdrawal("exchange", "bitcoin", "bc1qsecond", "0.2").data
+    signed = Signed(server, bob[1], bob[2])
+    status, rows = signed.post("auth/r/movements/hist", {"id": [first.withdrawal_id]})
+    assert status == 200 and [(r[0], r[12], r[16]) for r in rows] == [(first.withdrawal_id, -0.1, "bc1qfirst")]
+    status, rows = signed.post("auth/r/movements/BTC/hist", {"address": "bc1qsecond"})
+    assert status == 200 and [(r[0], r[12]) for r in rows] == [(second.withdrawal_id, -0.2)]
+    assert signed.post("auth/r/movements/hist", {"address": "bc1qnobody"}) == (200, [])
+    assert signed.post("auth/r/movements/hist", {"id": "x"}) == (500, ["error", 10020, "id: invalid"])
+
+
+_NOT_YET: dict[str, Any] = {
+    "get_login_history": lambda a: a.get_login_history(),
+    "get_base_margin_info": lambda a: a.get_base_margin_info(),
+    "get_symbol_margin_info": lambda a: a.get_symbol_margin_info("tBTCUSD"),
+    "get_all_symbols_margin_info": lambda a: a.get_all_symbols_margin_info(),
+    "claim_position": lambda a: a.claim_position(1),
+    "increase_position": lambda a: a.increase_position("tBTCUSD", 1),
+    "get_increase_position_info": lambda a: a.get_increase_position_info("tBTCUSD", 1),
+    "get_positions_history": lambda a: a.get_positions_history(),
+    "get_positions_snapshot": lambda a: a.get_positions_snapshot(),
+    "get_positions_audit": lambda a: a.get_positions_audit(),
+    "set_derivative_position_collateral": lambda a: a.set_derivative_position_collateral("tBTCF0:USTF0", 1),
+    "get_derivative_position_collateral_limits": lambda a: a.get_derivative_position_collateral_limits("tBTCF0:USTF0"),
+    "get_funding_offers": lambda a: a.get_funding_offers(symbol="fUSD"),
+    "submit_funding_offer": lambda a: a.submit_funding_offer("LIMIT", "fUSD", 100, 0.001, 2),
+    "cancel_funding_offer": lambda a: a.cancel_funding_offer(1),
+    "cancel_all_funding_offers": lambda a: a.cancel_all_funding_offers("USD"),
+    "submit_funding_close": lambda a: a.submit_funding_close(1),
+    "toggle_auto_renew": lambda a: a.toggle_auto_renew(status=True, currency="USD"),
+    "toggle_keep_funding": lambda a: a.toggle_keep_funding("credit", ids=[1]),
+    "get_funding_offers_history": lambda a: a.get_funding_offers_history(),
+    "get_funding_loans": lambda a: a.get_funding_loans(),
+    "get_funding_loans_history": lambda a: a.get_funding_loans_history(symbol="fUSD"),
+    "get_funding_credits": lambda a: a.get_funding_credits(symbol="fUSD"),
+    "get_funding_credits_history": lambda a: a.get_funding_credits_history(),
+    "get_funding_trades_history": lambda a: a.get_funding_trades_history(symbol="fUSD"),
+    "get_funding_info": lambda a: a.get_funding_info("fUSD"),
+    "generate_deposit_invoice": lambda a: a.generate_deposit_invoice("exchange", "LNX", 1),
+}
+
+
+def test_every_bfxapi_margin_funding_and_position_call_answers_action_disabled(
+    server: RunningServer, alice: tuple[int, str, str]
+) -> None:
+    """Until margin and funding land, each of bfxapi's calls reaches a route (never a 404 or a
+    ``path: invalid``) and gets ``["error", 10001, "action: disabled"]``, changing nothing."""
+    a = _client(server, alice[1], alice[2]).rest.auth
+    for name, call in _NOT_YET.items():
+        with pytest.raises(GenericError, match="action: disabled"):
+            call(a)
+    assert _wallets(_client(server, alice[1], alice[2])) == {("exchange", "USD"): (Decimal(10000), Decimal(10000))}
+
+
+HUGE = 10**23
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("auth/r/orders/hist", {"id": [HUGE]}, "id"),
+        ("auth/r/orders", {"id": [HUGE]}, "id"),
+        ("auth/r/orders", {"gid": HUGE}, "gid"),
+        ("auth/r/ledgers/hist", {"category": HUGE}, "category"),
+        ("auth/r/trades/hist", {"end": HUGE}, "end"),
+        ("auth/r/trades/tBTCUSD/hist", {"start": str(HUGE)}, "start"),
+        ("auth/r/movements/hist", {"id": [HUGE]}, "id"),
+        ("auth/r/order/tBTCUSD:9999999999999999999/trades", None, "id"),
+    ],
+)
+def test_absurd_integers_in_queries_are_parameter_errors(
+    server: RunningServer, alice: tuple[int, str, str], path: str, body: Any, field: str
+) -> None:
+    """Values beyond 64 bits (or JS-safe timestamps) are refused as the field's error, not an
+    unknown error from the store."""
+    assert Signed(server, alice[1], alice[2]).post(path, body) == (500, ["error", 10020, f"{field}: invalid"])
+
+
+def test_endpoints_bfxapi_does_not_wrap_through_its_own_signed_transport(
+    server: RunningServer, alice: tuple[int, str, str]
+) -> None:
+    """summary, permissions, settings, alerts and order/multi have no bfxapi method; its
+    middleware (the same signing, JSON encoding and error mapping) still reaches them."""
+    post = _client(server, alice[1], alice[2]).rest.auth._m.post  # noqa: SLF001 - bfxapi's transport
+
+    summary = post("auth/r/summary")
+    assert len(summary) == 10 and summary[4] == [[0.001, 0.001, 0.001, None, None, 0], [0.002, 0.002, 0.002, None, None, 0.002]]
+    assert summary[9] == {"leo_lev": 0, "leo_amount_avg": 0}
+    rows = post("auth/r/permissions")
+    assert [row[0] for row in rows] == ["account", "history", "orders", "positions", "funding", "settings", "wallets",
+                                        "withdraw", "ui_withdraw", "bfxpay"]
+    assert ["orders", 1, 1] in rows
+
+    note = post("auth/w/settings/set", body={"settings": {"api:bot": {"on": True}, "api:n": 3}})
+    assert note[1] == "acc_ss" and note[4] == 2 and note[6] == "SUCCESS" and len(note) == 8
+    assert post("auth/r/settings", body={"keys": ["api:bot", "api:n", "api:none"]}) == [["api:bot", {"on": True}],
+                                                                                         ["api:n", 3]]
+    assert post("auth/w/settings/del", body={"keys": ["api:n"]})[1] == "acc_sd"
+    assert post("auth/r/settings", body={"keys": ["api:n"]}) == []
+
+    assert post("auth/w/alert/set", body={"type": "price", "symbol": "tBTCUSD", "price": Decimal("91234.567")}) == [
+        "price:tBTCUSD:91235", "price", "tBTCUSD", 91235, 100]
+    assert post("auth/r/alerts", body={"type": "price"}) == [["price:tBTCUSD:91235", "price", "tBTCUSD", 91235, 100]]
+    assert post("auth/w/alert/del", body={"symbol": "tBTCUSD", "price": 91235}) == [True]
+    assert post("auth/r/alerts", body={"type": "price"}) == []
+
+    order = {"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD", "amount": Decimal("0.01"), "price": 80000, "cid": 5}
+    note = post("auth/w/order/multi", body={"ops": [["on", order], ["on", {**order, "cid": 6}]]})
+    assert note[1] == "ox_multi-req" and note[6] == "SUCCESS" and [n[4][0][2] for n in note[4]] == [5, 6]
+    placed = [n[4][0][0] for n in note[4]]
+    note = post("auth/w/order/multi", body={"ops": [["oc", {"id": placed[0]}], ["oc_multi", {"id": [placed[1]]}]]})
+    assert [(n[1], n[6]) for n in note[4]] == [("oc-req", "SUCCESS"), ("oc_multi-req", "SUCCESS")]
+    assert _client(server, alice[1], alice[2]).rest.auth.get_orders() == []

@@ -272,7 +272,7 @@ async def test_repeated_nonce_is_nonce_small(api: Api) -> None:
 
 
 async def test_read_only_key_cannot_submit_but_can_read(api: Api) -> None:
-    assert await api.post("auth/w/order/submit", SUBMIT, key="readA") == (500, ["error", 10100, "permission: invalid"])
+    assert await api.post("auth/w/order/submit", SUBMIT, key="readA") == (500, ["error", 10001, "api_key: permission invalid"])
     assert (await api.post("auth/r/orders", {}, key="readA"))[0] == 200
     assert api.sequencer.commands == []
 

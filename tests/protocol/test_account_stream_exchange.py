@@ -225,7 +225,7 @@ def test_read_only_key_cannot_place_orders(venue: Venue) -> None:
     reader_stream = venue.connect("ro", "ro-secret")
     venue.send(reader_stream, on("0.1", "20000"))
     (frame,) = venue.take(reader_stream)
-    assert frame[2][1] == "on-req" and frame[2][6:] == ["ERROR", "permission: invalid"]
+    assert frame[2][1] == "on-req" and frame[2][6:] == ["ERROR", "api_key: permission invalid"]
     assert venue.exchange.open_orders(alice) == [] and venue.take(stream) == []
 
 

@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from venue.core.accounts import ApiKey
+from venue.core.commands import CreateApiKey
 from venue.core.exchange import ApiKeyInfo
 from venue.protocol.auth import (
     MAX_NONCE,
@@ -222,6 +224,20 @@ def test_errors_never_contain_the_secret() -> None:
     assert SECRET not in repr(exc.value) and SECRET not in str(exc.value)
 
 
+def test_records_holding_a_secret_never_show_it_in_their_repr() -> None:
+    """Log lines format commands and keys with %r (the sequencer logs a command that made
+    ``apply`` raise): the secret must not be part of any repr."""
+    records = [
+        _info(),
+        CreateApiKey(7, KEY, SECRET, full_permissions(), label="venue key create"),
+        ApiKey(KEY, SECRET, 7, full_permissions(), 0, "venue key create"),
+    ]
+    for record in records:
+        assert SECRET not in repr(record) and KEY in repr(record)
+    assert records[1] == CreateApiKey(7, KEY, SECRET, full_permissions(), label="venue key create")
+    assert records[1] != CreateApiKey(7, KEY, "other", full_permissions(), label="venue key create")
+
+
 # -- permissions ------------------------------------------------------------------------------
 
 
@@ -230,7 +246,7 @@ def test_read_only_key_may_read_but_not_write() -> None:
     require_permission(info, "wallets")
     with pytest.raises(ProtocolError) as exc:
         require_permission(info, "orders", write=True)
-    assert _error(exc) == (10100, "permission: invalid")
+    assert _error(exc) == (10001, "api_key: permission invalid")
 
 
 def test_unnamed_scope_is_denied() -> None:

@@ -173,3 +173,42 @@ def test_any_json_gives_a_command_or_a_protocol_error(parser: str, payload: Any)
         PARSERS[parser](payload, user_id=1, now_ms=NOW)
     except ProtocolError:
         pass
+
+
+@pytest.mark.parametrize("flag", [1, True, "1", 1.0])
+def test_cancel_multi_all_accepts_one_as_number_bool_or_string(flag: object) -> None:
+    command = orders.parse_cancel_multi({"all": flag}, user_id=1, now_ms=NOW)
+    assert command.all is True
+
+
+@pytest.mark.parametrize("flag", [2, -1, "yes", "1.5", [1], 0.5])
+def test_cancel_multi_all_refuses_anything_but_zero_or_one(flag: object) -> None:
+    with pytest.raises(ProtocolError) as exc:
+        orders.parse_cancel_multi({"all": flag}, user_id=1, now_ms=NOW)
+    assert (int(exc.value.code), exc.value.text) == (10020, "all: invalid")
+
+
+def _submit_with_meta(meta: object) -> Any:
+    body = {"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD", "amount": "0.1", "price": "100", "meta": meta}
+    return orders.parse_submit(body, user_id=1, now_ms=NOW)
+
+
+def test_meta_flags_are_kept_as_0_or_1_whatever_their_json_type() -> None:
+    command = _submit_with_meta({"aff_code": "venue-1", "make_visible": True, "protect_selfmatch": "1"})
+    assert command.meta == {"aff_code": "venue-1", "make_visible": 1, "protect_selfmatch": 1}
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        {"aff_code": {"nested": [1.5]}},
+        {"aff_code": 1e308},
+        {"aff_code": "x" * 65},
+        {"make_visible": "yes"},
+        {"protect_selfmatch": 2},
+    ],
+)
+def test_absurd_meta_values_are_refused(meta: object) -> None:
+    with pytest.raises(ProtocolError) as exc:
+        _submit_with_meta(meta)
+    assert (int(exc.value.code), exc.value.text) == (10020, "meta: invalid")

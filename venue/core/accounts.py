@@ -16,7 +16,7 @@ in the order they happened and the wallets touched, so that ``flush`` emits one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from venue.core.events import Event, LedgerEntryAdded
 from venue.core.frozen import new_ledger_entry, new_wallet_changed
@@ -45,7 +45,7 @@ class User:
 @dataclass(slots=True)
 class ApiKey:
     key: str
-    secret: str
+    secret: str = field(repr=False)  # never in a log line
     user_id: int
     permissions: tuple[tuple[str, bool, bool], ...]
     created_ts: int

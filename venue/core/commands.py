@@ -38,7 +38,7 @@ class CreateApiKey:
 
     user_id: int
     key: str
-    secret: str
+    secret: str = field(repr=False)  # never in a log line (commands are logged with %r)
     permissions: tuple[tuple[str, bool, bool], ...]
     label: str = ""
 

@@ -36,7 +36,7 @@ protocol layers use to answer queries without going through the journal.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -96,7 +96,7 @@ class UserInfo:
 @dataclass(frozen=True, slots=True)
 class ApiKeyInfo:
     key: str
-    secret: str
+    secret: str = field(repr=False)  # never in a log line
     user_id: int
     permissions: tuple[tuple[str, bool, bool], ...]
     created_ts: int
@@ -285,12 +285,9 @@ class Exchange:
             if cmd.fee < 0:
                 raise _Refusal(ERR_PARAMS, "fee: invalid")
             accounts = self.accounts
-            if accounts.available(cmd.user_id, cmd.wallet, cmd.currency) < cmd.amount + cmd.fee:
-                raise _Refusal(
-                    ERR_GENERIC,
-                    f"Invalid withdrawal: not enough {cmd.wallet} balance for "
-                    f"{to_status_text(cmd.amount + cmd.fee)} {cmd.currency}",
-                )
+            available = accounts.available(cmd.user_id, cmd.wallet, cmd.currency)
+            if available < cmd.amount + cmd.fee:
+                raise _Refusal(ERR_GENERIC, _withdrawal_balance_text(cmd, available))
             method = self._method(cmd.currency, cmd.method)
             mid = self._next_movement_id()
             batch.events.append(MovementRecorded(
@@ -319,12 +316,9 @@ class Exchange:
             if cmd.wallet_from == cmd.wallet_to and currency_to == cmd.currency:
                 raise _Refusal(ERR_PARAMS, "wallet: invalid")
             accounts = self.accounts
-            if accounts.available(cmd.user_id, cmd.wallet_from, cmd.currency) < cmd.amount:
-                raise _Refusal(
-                    ERR_GENERIC,
-                    f"Invalid transfer: not enough {cmd.wallet_from} balance for "
-                    f"{to_status_text(cmd.amount)} {cmd.currency}",
-                )
+            available = accounts.available(cmd.user_id, cmd.wallet_from, cmd.currency)
+            if available < cmd.amount:
+                raise _Refusal(ERR_GENERIC, _transfer_balance_text(cmd, available))
             for wallet, currency, amount in ((cmd.wallet_from, cmd.currency, -cmd.amount),
                                              (cmd.wallet_to, currency_to, cmd.amount)):
                 text = transfer_text(cmd.amount, cmd.currency, cmd.wallet_from, cmd.wallet_to,
@@ -847,6 +841,23 @@ def _is_price_only(cmd: UpdateOrder) -> bool:
 def _trail_price(is_buy: bool, reference: int, distance: int) -> int:
     """Trigger price of a trailing stop (triggers.py keeps it moving afterwards)."""
     return reference + distance if is_buy else max(reference - distance, 1)
+
+
+def _withdrawal_balance_text(cmd: Withdraw, available: int) -> str:
+    """``Cannot withdraw 100.0027 ETH from your exchange wallet. The available balance is only
+    0.0 ETH.`` — the amount includes the fee. Bitfinex's wording (ccxt PR #2691 quotes it, and
+    ccxt maps "available balance is only" to InsufficientFunds), without its closing advice."""
+    return (f"Cannot withdraw {to_status_text(cmd.amount + cmd.fee)} {cmd.currency} from your "
+            f"{cmd.wallet} wallet. The available balance is only "
+            f"{to_status_text(max(available, 0))} {cmd.currency}.")
+
+
+def _transfer_balance_text(cmd: Transfer, available: int) -> str:
+    """``Cannot complete transfer. Exchange balance insufficient: the available balance is only
+    0.5 BTC.`` — Bitfinex's text (JKorf/Bitfinex.Net#147) plus the balance clause that ccxt maps
+    to InsufficientFunds whatever the wallet (its other phrase names the exchange wallet only)."""
+    return (f"Cannot complete transfer. {cmd.wallet_from.capitalize()} balance insufficient: the "
+            f"available balance is only {to_status_text(max(available, 0))} {cmd.currency}.")
 
 
 def _balance_text(market: Market, amount: int, price: int) -> str:

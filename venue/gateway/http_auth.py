@@ -369,7 +369,8 @@ async def order_trades(req: AuthRequest) -> Any:
     # ``{symbol}:{id}``: the symbol itself may hold a colon (tTESTBTC:TESTUSD), the id never.
     sym, _, order_id_text = req.match["spec"].rpartition(":")
     private.symbol(req.ctx.registry, sym)
-    if not order_id_text.isdigit() or len(order_id_text) > 19:
+    digits = order_id_text.isascii() and order_id_text.isdigit() and len(order_id_text) <= 19
+    if not digits or int(order_id_text) > private.MAX_INT:  # 64-bit ids only
         raise invalid("id")
     rows = _history(req.ctx).account_trades(
         req.user_id, symbol=sym, order_id=int(order_id_text), limit=private.HISTORY_MAX_LIMIT, sort=-1
@@ -397,6 +398,7 @@ async def ledgers(req: AuthRequest) -> Any:
         private.currency(req.ctx.registry, cur)
     category = private.opt_int(req.body, "category", low=1)
     wallet = private.wallet(req.body["wallet"], "wallet") if req.body.get("wallet") is not None else None
+    # The wallet filter runs in the query, before the limit: ``limit`` rows of that wallet.
     rows = _history(req.ctx).ledgers(
         req.user_id,
         currency=cur,
@@ -405,9 +407,9 @@ async def ledgers(req: AuthRequest) -> Any:
         end=query.end,
         limit=query.limit,
         sort=query.sort,
+        wallet=wallet,
     )
-    # The history view has no wallet filter; applied here, after the limit (rarely used).
-    return [serialize.ledger(e) for e in rows if e.user_id == req.user_id and wallet in (None, e.wallet)]
+    return [serialize.ledger(e) for e in rows if e.user_id == req.user_id]
 
 
 async def movements(req: AuthRequest) -> Any:
@@ -415,8 +417,16 @@ async def movements(req: AuthRequest) -> Any:
     cur = req.match.get("currency")
     if cur is not None:
         private.currency(req.ctx.registry, cur)
-    rows = _history(req.ctx).movements(
-        req.user_id, currency=cur, start=query.start, end=query.end, limit=query.limit, sort=query.sort
+    history = _history(req.ctx)
+    filters: dict[str, Any] = {}
+    ids = private.id_list(req.body)
+    address = private.opt_str(req.body, "address", max_len=2048)
+    if ids is not None:
+        filters["ids"] = ids
+    if address is not None:
+        filters["address"] = address
+    rows = history.movements(
+        req.user_id, currency=cur, start=query.start, end=query.end, limit=query.limit, sort=query.sort, **filters
     )
     return [serialize.movement(m) for m in rows if m.user_id == req.user_id]
 

@@ -22,11 +22,12 @@ Invariants:
   cannot burn a key's nonces;
 - secrets never leave this module in an error text, a repr or a log line.
 
-Permission failures: the v2 text was not found (spec §4.1 "gap"; v1 answered HTTP 403 "This
-API key does not have permission for this action"). venue answers ``["error", 10100,
-"permission: invalid"]``: code 10100 keeps it in the auth-failure family every client already
-maps (bfxapi InvalidCredentialError, ccxt AuthenticationError), and the text follows v2's
-``<subject>: <problem>`` pattern.
+Permission failures (spec §4.1 calls the v2 text a gap; v1 answered HTTP 403 "This API key
+does not have permission for this action"): venue answers ``["error", 10001, "api_key:
+permission invalid"]``, the answer ccxt's bitfinex exception table records from the live API
+(``'10001': PermissionDenied, // api_key: permission invalid (#10001)``). ccxt thus raises
+PermissionDenied; bfxapi raises GenericError (it maps 10001 that way). A key without the
+permission is a valid key: answering 10100 would tell clients their credentials are wrong.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ MAX_NONCE = 9_007_199_254_740_991  # spec §4.1: JS MAX_SAFE_INTEGER
 CODE_AUTH = Code.AUTH_FAIL
 CODE_NONCE = Code.AUTH_NONCE
 TEXT_NONCE_INVALID = "nonce: invalid"
-TEXT_PERMISSION_INVALID = "permission: invalid"
+TEXT_PERMISSION_INVALID = "api_key: permission invalid"
+CODE_PERMISSION = Code.GENERIC
 
 HEADER_NONCE = "bfx-nonce"
 HEADER_APIKEY = "bfx-apikey"
@@ -248,9 +250,9 @@ def has_permission(permissions: Permissions, scope: str, write: bool = False) ->
 
 
 def require_permission(info: ApiKeyInfo, scope: str, write: bool = False) -> None:
-    """Raise ProtocolError(10100, "permission: invalid") when ``info`` lacks the permission."""
+    """Raise ProtocolError(10001, "api_key: permission invalid") when ``info`` lacks it."""
     if not has_permission(info.permissions, scope, write):
-        raise ProtocolError(CODE_AUTH, TEXT_PERMISSION_INVALID)
+        raise ProtocolError(CODE_PERMISSION, TEXT_PERMISSION_INVALID)
 
 
 def permission_rows(permissions: Permissions) -> list[list[Any]]:

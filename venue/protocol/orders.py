@@ -129,14 +129,29 @@ def _opt_tif(payload: Payload) -> int | None:
     return parse_tif(payload["tif"]) if _present(payload, "tif") else None
 
 
+MAX_AFF_CODE = 64  # affiliate codes are short tokens; the bound keeps journal records small
+
+
 def _meta(payload: Payload) -> dict[str, Any] | None:
-    """The meta keys venue acts on (``aff_code``, ``make_visible``, ``protect_selfmatch``, §4.3)."""
+    """The meta keys venue keeps (§4.3): ``aff_code`` (a string, reported back in the order's
+    META), ``make_visible`` and ``protect_selfmatch`` (0/1 as a number, string or bool, kept
+    as an int). Other keys are dropped; a kept key with another shape is ``meta: invalid``."""
     if not _present(payload, "meta"):
         return None
     meta = payload["meta"]
     if not isinstance(meta, dict):
         raise invalid("meta")
-    kept = {key: meta[key] for key in _META_KEYS if meta.get(key) is not None}
+    kept: dict[str, Any] = {}
+    for key in _META_KEYS:
+        value = meta.get(key)
+        if value is None:
+            continue
+        if key == "aff_code":
+            if not isinstance(value, str) or len(value) > MAX_AFF_CODE:
+                raise invalid("meta")
+            kept[key] = value
+        else:
+            kept[key] = int(value) if isinstance(value, bool) else int_field(value, "meta", high=1)
     return kept or None
 
 
@@ -278,16 +293,16 @@ def _cid_list(value: object) -> tuple[tuple[int, str], ...]:
 def parse_cancel_multi(payload: object, *, user_id: int, now_ms: int) -> CancelOrders:
     """``{id:[…]}``, ``{gid:[…]}``, ``{cid:[[CID,"YYYY-MM-DD"],…]}`` or ``{all:1}`` → CancelOrders.
 
-    The selectors may be combined; ``all`` accepts 1 or true (bfxapi sends bools as 0/1).
+    The selectors may be combined; ``all`` accepts 0/1 as a number or string, or a JSON bool
+    (bfxapi sends bools as 0/1).
     """
     del now_ms
     body = _payload(payload)
     everything = False
     if _present(body, "all"):
         flag = body["all"]
-        if flag not in (0, 1) or (isinstance(flag, float)):
-            raise invalid("all")
-        everything = bool(flag)
+        # 1 as a number, a string (§1: numbers may arrive as strings) or JSON true.
+        everything = bool(int(flag) if isinstance(flag, bool) else int_field(flag, "all", high=1))
     order_ids = _id_list(body["id"], "id", low=1) if _present(body, "id") else ()
     group_ids = _id_list(body["gid"], "gid", low=0) if _present(body, "gid") else ()
     client_ids = _cid_list(body["cid"]) if _present(body, "cid") else ()

@@ -34,6 +34,10 @@ Body = dict[str, Any]
 HISTORY_DEFAULT_LIMIT = 25
 HISTORY_MAX_LIMIT = 2500
 USER_INFO_LENGTH = 55
+# Integers go into SQLite queries (64-bit signed): anything larger is bad input, not a store error.
+MAX_INT = (1 << 63) - 1
+# Timestamps (ms): JS MAX_SAFE_INTEGER, as for nonces (spec §4.1) — clients compute them in JS doubles.
+MAX_MTS = 9_007_199_254_740_991
 
 # spec §4.2 auth/w/transfer: wallets exchange/margin/funding, legacy labels trading/deposit.
 WALLET_ALIASES = {
@@ -59,7 +63,7 @@ def _present(body: Body, field: str) -> bool:
     return body.get(field) is not None
 
 
-def opt_int(body: Body, field: str, *, low: int = 0, high: int | None = None) -> int | None:
+def opt_int(body: Body, field: str, *, low: int = 0, high: int = MAX_INT) -> int | None:
     """An integer field (number or decimal string) within [low, high], or None when absent.
 
     Unlike order fields, booleans count as 0/1 here: flags such as ``op_renew`` arrive either way.
@@ -67,7 +71,7 @@ def opt_int(body: Body, field: str, *, low: int = 0, high: int | None = None) ->
     if not _present(body, field):
         return None
     value = body[field]
-    return int_field(int(value) if isinstance(value, bool) else value, field, low=low, high=high)
+    return int_field(int(value) if isinstance(value, bool) else value, field, low=low, high=min(high, MAX_INT))
 
 
 def req_str(body: Body, field: str, *, max_len: int = 128) -> str:
@@ -159,8 +163,8 @@ class HistoryQuery:
 
 def history_query(body: Body, *, default_limit: int = HISTORY_DEFAULT_LIMIT) -> HistoryQuery:
     """The §2.4 history parameters from an auth body (bfxapi sends start/end as strings)."""
-    start = opt_int(body, "start")
-    end = opt_int(body, "end")
+    start = opt_int(body, "start", high=MAX_MTS)
+    end = opt_int(body, "end", high=MAX_MTS)
     limit = opt_int(body, "limit", low=1, high=HISTORY_MAX_LIMIT)
     sort = opt_int(body, "sort", low=-1, high=1)
     if start is not None and end is not None and start > end:

@@ -200,7 +200,7 @@ class History:
             elif isinstance(event, OrderClosed):
                 order = event.order
                 self._orders.append(
-                    (order.id, order.user_id, order.symbol, order.updated_ts, _to_json(order))
+                    (order.id, order.user_id, order.symbol, order.created_ts, _to_json(order))
                 )
             elif isinstance(event, LedgerEntryAdded):
                 self._ledgers.append(
@@ -350,7 +350,9 @@ class History:
         self, user_id: int, symbol: str | None = None, ids: Sequence[int] | None = None,
         start: int | None = None, end: int | None = None, limit: int = 2500, sort: int = -1,
     ) -> list[OrderState]:
-        """``auth/r/orders/hist``: the user's closed orders by their last update time."""
+        """``auth/r/orders/hist``: the user's closed orders; the window and the order are on
+        MTS_CREATE (spec §4.2 "filters on MTS_CREATE"). Rows stored before this rule carry
+        their close time instead."""
         rows = self._user_rows("orders", user_id, {"symbol": symbol}, "id", start, end, limit, sort, ids)
         return [_order_from_json(data) for data in rows]
 
@@ -389,7 +391,10 @@ class History:
     def movements(
         self, user_id: int, currency: str | None = None, start: int | None = None,
         end: int | None = None, limit: int = 25, sort: int = -1,
+        ids: Sequence[int] | None = None, address: str | None = None,
     ) -> list[MovementRecorded]:
-        """``auth/r/movements[/{currency}]/hist`` (§6.10)."""
-        rows = self._user_rows("movements", user_id, {"currency": currency}, "id", start, end, limit, sort)
+        """``auth/r/movements[/{currency}]/hist`` (§6.10), optionally only the movements ``ids``
+        or those to/from ``address`` (§4.2 body fields ``id`` and ``address``)."""
+        filters = {"currency": currency, "json_extract(data, '$.address')": address}
+        rows = self._user_rows("movements", user_id, filters, "id", start, end, limit, sort, ids)
         return [MovementRecorded(**json.loads(data)) for data in rows]
