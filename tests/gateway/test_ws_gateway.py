@@ -498,3 +498,48 @@ def test_connection_rate_allows_15_per_ip_per_sliding_minute():
     now[0] = 60.0
     assert rate.allow("1.2.3.4")
     assert ConnectionRate(0).allow("1.2.3.4")  # 0 switches the limit off
+
+
+# -- no duplicate, no gap: a trades channel opened while a trade waits for its publish -------------
+
+
+class _TradesMarket(FakeMarketData):
+    """Views whose trade history already holds what the sequencer released (the views listener
+    runs before the fan-out's deferred publish)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trades: list[tuple[int, int, int, int]] = []  # newest first
+
+    def trade_rows(self, symbol: str, limit: int) -> list[tuple[int, int, int, int]]:
+        return self.trades[:limit]
+
+
+def _subscription(session: WsSession, message: dict[str, Any]) -> Any:
+    session.receive_text(orjson.dumps(message))
+    [subscribe] = session.requests_received()
+    return subscribe.subscription
+
+
+async def test_a_trades_channel_opened_before_the_publish_of_a_trade_in_its_snapshot_gets_it_once():
+    from venue.gateway.fanout import Hub
+    from venue.gateway.ws import ViewsMarket
+
+    market = _TradesMarket()
+    hub = Hub(ViewsMarket(market, market.books), lambda: 0)
+    chan_ids = iter(range(1, 100))
+    session = WsSession(SessionConfig(server_id="s"), is_listed=lambda s: True, now_ms=lambda: 0,
+                        next_chan_id=lambda: next(chan_ids))
+    # another channel of the symbol makes the hub collect its trades for the next publish
+    hub.subscribe(session, _subscription(session, {"event": "subscribe", "channel": "book",
+                                                   "symbol": "tBTCUSD"}))
+    trade = TradeExecuted(trade_id=7, symbol="tBTCUSD", ts=1574694478808, price=p("7245.3"),
+                          amount=a("0.5"), taker_order_id=2, maker_order_id=1,
+                          taker_user_id=2, maker_user_id=1)
+    market.trades.insert(0, (7, trade.ts, trade.amount, trade.price))  # the views saw it first
+    hub.on_events(1, trade.ts, [trade])  # the fan-out publishes at the end of this loop tick
+    trades = _subscription(session, {"event": "subscribe", "channel": "trades", "symbol": "tBTCUSD"})
+    hub.subscribe(session, trades)  # before that publish: the snapshot already holds trade 7
+    await asyncio.sleep(0)
+    frames = [f for f in session.frames_to_send() if f.startswith(b"[%d," % trades.chan_id)]
+    assert frames == [b"[%d,[[7,1574694478808,0.5,7245.3]]]" % trades.chan_id]

@@ -146,17 +146,26 @@ def _deletions_first(rows: list[ch.BookRow]) -> list[ch.BookRow]:
 
 
 class _TradesStream(_Stream):
-    __slots__ = ("recent",)
+    """Trades of one symbol. ``last_id`` is the newest trade the subscribers hold: the history
+    read when the stream opens may already contain trades whose publish is still pending (the
+    views listener runs before the deferred publish), and those must not come again as ``te``.
+    Trade ids grow with every trade (one counter in the core), so "newer" is "larger id"."""
+
+    __slots__ = ("recent", "last_id")
 
     def __init__(self, spec: ch.ChannelSpec, history: Sequence[ch.TradeRow]) -> None:
         super().__init__(spec)
         self.recent: deque[ch.TradeRow] = deque(history[:TRADES_SNAPSHOT], maxlen=TRADES_SNAPSHOT)
+        self.last_id = max((row[0] for row in self.recent), default=0)
 
     def snapshot(self, session: WsSession, sub: Subscription, ts: int) -> None:
         session.send_channel(sub, ch.render_trades_snapshot(self.recent, session.format), ts)
 
     def publish(self, trade: ch.TradeRow, ts: int) -> None:
         """``te`` then ``tu`` for the same trade (§7.4; ccxt reads te, Node both)."""
+        if trade[0] <= self.last_id:
+            return  # already in the snapshot this stream's subscribers received
+        self.last_id = trade[0]
         self.recent.appendleft(trade)
         self.deliver(lambda fmt: ch.render_trade_update("te", trade, fmt), ts)
         self.deliver(lambda fmt: ch.render_trade_update("tu", trade, fmt), ts)
