@@ -13,6 +13,7 @@ from tests.e2e.conftest import RunningServer
 
 CASES: list[tuple[Any, int, str]] = [
     ("{not json", 10000, "json: invalid"),
+    ('{"event":"ping","pad":"' + "x" * 70_000 + '"}', 10000, "message: too big"),  # > 64 KiB
     ({"event": "dance"}, 10000, "event: invalid"),
     ({"event": "subscribe", "channel": "status", "key": "deriv:tBTCF0:USTF0"}, 10302, "channel: unknown"),
     ({"event": "subscribe", "channel": "ticker", "symbol": "tDOGEUSD"}, 10300, "symbol: invalid"),

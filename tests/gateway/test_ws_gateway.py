@@ -103,17 +103,43 @@ async def test_per_ip_connection_rate_answers_http_429(tmp_path):
         await server.close()
 
 
-async def test_oversized_frame_closes_with_1009(tmp_path):
-    ctx = make_ctx(tmp_path, WsLimits(max_message=1024))
+async def test_oversized_frame_gets_an_error_event_and_the_connection_keeps_working(tmp_path):
+    ctx = make_ctx(tmp_path, WsLimits(max_message=1024, max_frame=8192))
     server = await start_server(ctx)
     try:
         async with aiohttp.ClientSession() as http:
             ws = await connect(server, http)
             await ws.send_str('{"event":"ping","pad":"' + "x" * 2000 + '"}')
+            assert orjson.loads(await ws.receive_str(timeout=2)) == {
+                "event": "error", "msg": "message: too big", "code": 10000
+            }
+            await ws.send_bytes(b"[" + b"0," * 600 + b"0]")  # binary frames count bytes
+            assert orjson.loads(await ws.receive_str(timeout=2))["msg"] == "message: too big"
+            pong = await request(ws, {"event": "ping", "cid": 3})
+            assert (pong["event"], pong["cid"]) == ("pong", 3)
+            await ws.close()
+    finally:
+        await server.close()
+
+
+async def test_frame_beyond_the_hard_limit_closes_with_1009(tmp_path):
+    # a frame is buffered whole before it can be answered: past max_frame the connection goes
+    ctx = make_ctx(tmp_path, WsLimits(max_message=1024, max_frame=4096))
+    server = await start_server(ctx)
+    try:
+        async with aiohttp.ClientSession() as http:
+            ws = await connect(server, http)
+            await ws.send_str('{"event":"ping","pad":"' + "x" * 5000 + '"}')
             msg = await ws.receive(timeout=2)
             assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1009
     finally:
         await server.close()
+
+
+def test_frame_limit_is_never_below_the_message_limit_and_0_switches_it_off():
+    assert WsLimits().frame_limit == 1024 * 1024
+    assert WsLimits(max_message=2_000_000).frame_limit == 2_000_000
+    assert WsLimits(max_frame=0).frame_limit == 0
 
 
 async def test_broadcast_info_reaches_every_connection(served):

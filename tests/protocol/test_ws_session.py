@@ -135,6 +135,19 @@ def test_invalid_json_is_error_10000():
     assert sent(session) == [{"event": "error", "msg": "json: invalid", "code": 10000}]
 
 
+def test_frame_over_the_message_limit_is_error_10000_and_not_parsed():
+    ids = itertools.count(100)
+    session = WsSession(SessionConfig(server_id="s", max_message=64), is_listed=LISTED.__contains__,
+                        now_ms=FakeClock(), next_chan_id=lambda: next(ids))
+    session.frames_to_send()
+    big = orjson.dumps({"event": "subscribe", "channel": "ticker", "symbol": "tBTCUSD", "pad": "x" * 40})
+    session.receive_text(big)
+    assert session.frames_to_send() == [b'{"event":"error","msg":"message: too big","code":10000}']
+    assert session.requests_received() == [] and session.subscriptions == {}
+    [reply] = send(session, {"event": "subscribe", "channel": "ticker", "symbol": "tBTCUSD"})
+    assert reply["event"] == "subscribed"
+
+
 def test_unknown_event_is_error_10000_echoing_the_request():
     session = connected()
     assert send(session, {"event": "dance", "cid": 7}) == [

@@ -27,7 +27,9 @@ What it keeps:
   are rendered by the account stream (exact-digit JSON numbers): DEC_S and TIME_S change public
   channel bodies only; SEQ_ALL and TIMESTAMP apply to channel 0 as to every array frame.
 
-Errors are answers, never exceptions: invalid JSON is 10000 "json: invalid", an unknown event
+Errors are answers, never exceptions: a frame longer than ``SessionConfig.max_message`` is 10000
+"message: too big" (Bitfinex documents no size limit or code; 10000 is what any other
+unreadable frame gets), invalid JSON is 10000 "json: invalid", an unknown event
 10000 "event: invalid", a bad conf 10050 "conf: invalid", an unknown chanId on unsubscribe 10400
 "unsubscribe: invalid", ``unauth`` 10200 (the account stream cannot drop an authentication);
 subscribe errors carry their §7.8 codes; subscribe errors echo the request's own fields before
@@ -150,6 +152,9 @@ class SessionConfig:
     channel_limit: int | None = DEFAULT_CHANNEL_LIMIT  # None: no limit
     platform_status: int = PLATFORM_OPERATIVE
     heartbeat_ms: int = HEARTBEAT_MS
+    # frames longer than this (characters of a text frame, bytes of a binary one) are answered
+    # with 10000 "message: too big" and not parsed; None: no limit
+    max_message: int | None = None
 
 
 @dataclass(slots=True)
@@ -206,6 +211,10 @@ class WsSession:
 
     def receive_text(self, text: str | bytes) -> None:
         """Handle one text frame from the client. Never raises for bad input."""
+        limit = self.config.max_message
+        if limit is not None and len(text) > limit:
+            self._queue_event(error_reply(ERR_UNKNOWN, "message: too big"))
+            return
         try:
             message = orjson.loads(text)
         except orjson.JSONDecodeError:
