@@ -569,3 +569,12 @@ async def test_a_trades_channel_opened_before_the_publish_of_a_trade_in_its_snap
     await asyncio.sleep(0)
     frames = [f for f in session.frames_to_send() if f.startswith(b"[%d," % trades.chan_id)]
     assert frames == [b"[%d,[[7,1574694478808,0.5,7245.3]]]" % trades.chan_id]
+
+
+def test_f1_batches_never_come_closer_than_2_seconds_even_after_a_stall():
+    from venue.gateway.fanout import Interval
+
+    f1 = Interval(2.0, 0.0)
+    assert [f1.due(t) for t in (1.0, 2.0, 3.0)] == [False, True, False]
+    # the loop was held up for 6 s: one batch now, the next one 2 s later, no catch-up burst
+    assert [f1.due(t) for t in (9.0, 10.0, 11.0, 12.0)] == [True, False, True, False]

@@ -318,6 +318,24 @@ class Flusher:
                 log.exception("writing to a WebSocket connection failed")
 
 
+class Interval:
+    """A period that never fires twice within ``seconds``: after the loop was held up, the next
+    F1 batch is one period after the late one, not a burst of catch-up batches (§7.3: F1 sends
+    at most one batch every 2 s)."""
+
+    __slots__ = ("seconds", "next")
+
+    def __init__(self, seconds: float, start: float) -> None:
+        self.seconds = seconds
+        self.next = start + seconds
+
+    def due(self, now: float) -> bool:
+        if now < self.next:
+            return False
+        self.next = now + self.seconds
+        return True
+
+
 # -- the hub ---------------------------------------------------------------------------------------
 
 
@@ -465,14 +483,13 @@ class Hub:
         return len(self._streams)
 
     async def run_timers(self, tick_s: float = 1.0) -> None:
-        """Heartbeats every ``tick_s`` and F1 batches every 2 s, until cancelled."""
+        """Heartbeats every ``tick_s`` and F1 batches at most every 2 s, until cancelled."""
         loop = asyncio.get_running_loop()
-        next_f1 = loop.time() + F1_INTERVAL_S
+        f1 = Interval(F1_INTERVAL_S, loop.time())
         while True:
             await asyncio.sleep(tick_s)
             try:
-                if loop.time() >= next_f1:
-                    next_f1 += F1_INTERVAL_S
+                if f1.due(loop.time()):
                     self.publish_f1()
                 self.tick()
             except Exception:
