@@ -240,6 +240,8 @@ def test_every_candle_timeframe_is_accepted(tf):
         ({"channel": "book", "symbol": "tBTCUSD", "prec": "P9"}, 10011, "prec: invalid"),
         ({"channel": "book", "symbol": "tBTCUSD", "len": 50}, 10012, "len: invalid"),
         ({"channel": "book", "symbol": "tBTCUSD", "len": "abc"}, 10012, "len: invalid"),
+        ({"channel": "book", "symbol": "tBTCUSD", "len": "\uff12\uff15"}, 10012, "len: invalid"),  # fullwidth 25
+        ({"channel": "book", "symbol": "tBTCUSD", "len": 25.0}, 10012, "len: invalid"),
         ({"channel": "book", "symbol": "tBTCUSD", "freq": "F9"}, 10020, "freq: invalid"),
         ({"channel": "candles", "key": "trade:2m:tBTCUSD"}, 10300, "key: invalid"),
         ({"channel": "candles", "key": "trade:1m:tNOPE"}, 10300, "key: invalid"),
