@@ -578,3 +578,14 @@ def test_f1_batches_never_come_closer_than_2_seconds_even_after_a_stall():
     assert [f1.due(t) for t in (1.0, 2.0, 3.0)] == [False, True, False]
     # the loop was held up for 6 s: one batch now, the next one 2 s later, no catch-up burst
     assert [f1.due(t) for t in (9.0, 10.0, 11.0, 12.0)] == [True, False, True, False]
+
+
+def test_ws_limits_come_from_the_settings_and_rate_limits_off_lifts_the_ip_limit():
+    from dataclasses import replace
+
+    from venue.config import Settings
+
+    settings = replace(Settings(), ws_connections_per_minute=5, ws_channel_limit=25,
+                       ws_max_buffer=1000, ws_max_message=2000, ws_max_frame=3000)
+    assert WsLimits.from_settings(settings) == WsLimits(5, 25, 1000, 2000, 3000)
+    assert WsLimits.from_settings(replace(settings, rate_limits=False)).connections_per_minute == 0
