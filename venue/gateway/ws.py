@@ -20,8 +20,7 @@ Limits (spec §7.7), all configurable:
 
 The numbers come from ``Settings`` fields ``ws_connections_per_minute``, ``ws_channel_limit``,
 ``ws_max_buffer``, ``ws_max_message`` and ``ws_max_frame`` when it has them (defaults above
-otherwise), or from a
-``WsLimits`` put in ``ctx.extras["ws_limits"]`` (tests, embedding programs).
+otherwise), or from a ``WsLimits`` put in ``ctx.extras["ws_limits"]`` (tests, embedding programs).
 
 On shutdown every connection is told ``20051`` (reconnect) and closed with 1001.
 
