@@ -5,8 +5,9 @@
    snapshot + updates must equal the server's, and every ``checksum`` it reports must equal the
    checksum computed here from the numbers it received.
 2. A raw aiohttp client with SEQ_ALL + OB_CHECKSUM keeps P0/R0 books of several lengths for
-   thousands of random core changes (thin books, prices below 1) with no checksum or sequence
-   fault, and ends with exactly the server's books.
+   thousands of random core changes (prices below 1; one book kept under 25 entries a side the
+   whole time, so the checksum's short-side interleave is exercised) with no checksum or
+   sequence fault, and ends with exactly the server's books.
 """
 
 from __future__ import annotations
@@ -122,27 +123,34 @@ def limit(user: int, symbol: str, amount: str, price: str) -> SubmitOrder:
 class RandomFlow:
     """Seeded makers and takers on one symbol: adds on both sides, crosses, cancels."""
 
-    def __init__(self, rng: random.Random, users: list[int], symbol: str, mid: str, step: str) -> None:
+    def __init__(self, rng: random.Random, users: list[int], symbol: str, mid: str, step: str,
+                 *, cancel: float = 0.3, depth: int = 30,
+                 sizes: tuple[str, ...] = ("0.001", "0.01", "0.25", "0.5")) -> None:
+        """``cancel``: the share of cancels among the commands; ``depth``: how many steps away
+        from the mid an order may rest (a high ``cancel`` and a small ``depth`` keep it thin)."""
         self.rng = rng
         self.users = users
         self.symbol = symbol
         self.mid = Decimal(mid)
         self.step = Decimal(step)
+        self.cancel = cancel
+        self.depth = depth
+        self.sizes = sizes
         self.open: list[tuple[int, int]] = []  # (user, order id)
 
     def batch(self, size: int) -> list[Command]:
         rng = self.rng
         out: list[Command] = []
         for _ in range(size):
-            if self.open and rng.random() < 0.3:
+            if self.open and rng.random() < self.cancel:
                 user, oid = self.open.pop(rng.randrange(len(self.open)))
                 out.append(CancelOrder(user_id=user, order_id=oid))
                 continue
             side = rng.choice((1, -1))
             # mostly resting, sometimes through the spread (trades)
-            offset = rng.randint(-3, 30) * self.step
+            offset = rng.randint(-3, self.depth) * self.step
             price = self.mid - offset if side > 0 else self.mid + offset
-            amount = Decimal(rng.choice(("0.001", "0.01", "0.25", "0.5"))) * side
+            amount = Decimal(rng.choice(self.sizes)) * side
             out.append(limit(rng.choice(self.users), self.symbol, str(amount), str(price)))
         return out
 
@@ -156,7 +164,8 @@ class RandomFlow:
 
 
 def funded_users(server: RunningServer, count: int = 3) -> list[int]:
-    return [server.create_account(deposits={"USD": "10000000", "BTC": "1000", "ETH": "100000"})[0]
+    return [server.create_account(deposits={"USD": "10000000", "BTC": "1000", "ETH": "100000",
+                                                     "XRP": "100000000"})[0]
             for _ in range(count)]
 
 
@@ -271,10 +280,14 @@ async def test_raw_socket_books_survive_thousands_of_core_changes(server: Runnin
     users = funded_users(server)
     rng = random.Random(5)
     flows = [RandomFlow(rng, users, "tETHBTC", "0.033", "0.00001"),  # prices below 1
-             RandomFlow(rng, users, "tBTCUSD", "90000", "10")]
+             RandomFlow(rng, users, "tBTCUSD", "90000", "10"),
+             # thin throughout: fewer than 25 entries a side, so the §7.5 interleave runs short
+             RandomFlow(rng, users, "tXRPUSD", "0.55", "0.0001", cancel=0.5, depth=8,
+                        sizes=("4", "10", "25.5", "100"))]
     client = BookClient()
     channels = [("tETHBTC", "P0", 25), ("tETHBTC", "R0", 25), ("tETHBTC", "P0", 1),
-                ("tETHBTC", "R0", 100), ("tBTCUSD", "P0", 25), ("tBTCUSD", "R0", 250)]
+                ("tETHBTC", "R0", 100), ("tBTCUSD", "P0", 25), ("tBTCUSD", "R0", 250),
+                ("tXRPUSD", "P0", 25), ("tXRPUSD", "R0", 25)]
     async with aiohttp.ClientSession() as http:
         ws = await http.ws_connect(server.ws_url)
         await ws.send_str('{"event":"conf","flags":196608}')  # SEQ_ALL | OB_CHECKSUM, as cryptofeed
@@ -292,17 +305,26 @@ async def test_raw_socket_books_survive_thousands_of_core_changes(server: Runnin
                 assert msg.type == aiohttp.WSMsgType.TEXT
                 client.feed(msg.data)
 
+        def thin_depth() -> int:
+            """The most entries on any side of the thin book's P0 and R0 views."""
+            book = server.ctx.market_data.books.book("tXRPUSD")
+            return max(len(book.side(prec, side).keys) for prec in ("P0", "R0") for side in (0, 1))
+
         changes = 0
-        for round_ in range(60):
-            flow = flows[round_ % 2]
+        thin_depths: list[int] = []
+        for round_ in range(75):
+            flow = flows[round_ % 3]
             commands = flow.batch(40)
             flow.remember(commands, await submit_all(server, commands))
             changes += len(commands)
+            if flow.symbol == "tXRPUSD":
+                thin_depths.append(await on_server(server, thin_depth))
             await drain(0.001)
         await drain(0.3)
         await ws.close()
 
-    assert changes >= 2000
+    assert changes >= 3000
+    assert 5 <= max(thin_depths) < 25  # the thin book really stayed under 25 entries a side
     assert client.faults == []
     assert len(client.books) == len(channels)
     assert client.checksums > 60  # about one per channel per publish round
