@@ -87,6 +87,18 @@ async def test_first_frame_is_info_and_ping_gets_pong(served):
     await ws.close()
 
 
+async def test_protocol_level_ping_gets_a_pong_with_the_same_payload(served):
+    # ccxt, cryptofeed and websockets (bfxapi) keep connections alive with RFC 6455 pings and
+    # drop them when no pong comes back (clients.md "Keep-alive")
+    ctx, server, http = served
+    ws = await http.ws_connect(server.make_url("/ws/2"), autoping=False)
+    assert orjson.loads(await ws.receive_str(timeout=2))["event"] == "info"
+    await ws.ping(b"keepalive-1")
+    msg = await ws.receive(timeout=2)
+    assert (msg.type, msg.data) == (aiohttp.WSMsgType.PONG, b"keepalive-1")
+    await ws.close()
+
+
 async def test_per_ip_connection_rate_answers_http_429(tmp_path):
     ctx = make_ctx(tmp_path, WsLimits(connections_per_minute=2))
     server = await start_server(ctx)
