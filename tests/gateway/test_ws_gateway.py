@@ -99,6 +99,20 @@ async def test_protocol_level_ping_gets_a_pong_with_the_same_payload(served):
     await ws.close()
 
 
+async def test_shutdown_tells_every_client_20051_then_closes_with_1001(tmp_path):
+    ctx = make_ctx(tmp_path)
+    server = await start_server(ctx)
+    async with aiohttp.ClientSession() as http:
+        ws = await connect(server, http)
+        closing = asyncio.ensure_future(server.close())
+        info = orjson.loads(await ws.receive_str(timeout=5))
+        assert (info["event"], info["code"]) == ("info", 20051)  # bfxapi reconnects on it
+        msg = await ws.receive(timeout=5)
+        assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1001)
+        await ws.close()
+        await closing
+
+
 async def test_per_ip_connection_rate_answers_http_429(tmp_path):
     ctx = make_ctx(tmp_path, WsLimits(connections_per_minute=2))
     server = await start_server(ctx)
