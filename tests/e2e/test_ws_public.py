@@ -26,6 +26,8 @@ from venue.core.commands import CancelOrder, Command, SubmitOrder
 from venue.core.numbers import parse_amount, parse_price
 from venue.core.orders import OrderType
 
+from venue.config import Settings
+
 from tests.e2e.conftest import RunningServer
 from tests.gateway.ws_harness import BookClient
 
@@ -341,3 +343,68 @@ async def test_raw_socket_books_survive_thousands_of_core_changes(server: Runnin
                for k, price, amount in bids + asks]
         want = [(k, mid, amount) if local.raw else (k, k, amount) for k, mid, amount in expected[sub_id]]
         assert got == want, sub_id
+
+
+TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "3h", "6h", "12h", "1D", "1W", "7D", "14D", "1M")
+
+
+async def test_candles_of_every_timeframe_snapshot_as_rest_then_updates(server_settings: Settings):
+    from venue.gateway.clock import ManualClock
+
+    clock = ManualClock(start_ms=1_700_000_000_000)  # Tue 2023-11-14 22:13:20 UTC
+    server = RunningServer(server_settings, clock=clock)
+    try:
+        await _candles_of_every_timeframe(server, clock)
+    finally:
+        server.close()
+
+
+async def _candles_of_every_timeframe(server: RunningServer, clock: Any) -> None:
+    seller, buyer = funded_users(server, 2)
+    await submit_all(server, [limit(seller, "tBTCUSD", "-1", "90000"),
+                              limit(buyer, "tBTCUSD", "0.2", "90000")])  # a first trade
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(server.ws_url)
+        assert orjson.loads(await ws.receive_str(timeout=5))["event"] == "info"
+
+        async def frames(count: int) -> list[Any]:
+            """The next ``count`` frames, heartbeats left out (moving the manual clock makes
+            every channel look silent for 15 s)."""
+            out: list[Any] = []
+            while len(out) < count:
+                msg = orjson.loads(await ws.receive_str(timeout=5))
+                if not (isinstance(msg, list) and msg[1] == "hb"):
+                    out.append(msg)
+            return out
+
+        chans: dict[int, str] = {}
+        snapshots: dict[str, Any] = {}
+        for tf in TIMEFRAMES:
+            await ws.send_str(orjson.dumps({"event": "subscribe", "channel": "candles",
+                                            "key": f"trade:{tf}:tBTCUSD"}).decode())
+        for msg in await frames(2 * len(TIMEFRAMES)):
+            if isinstance(msg, dict):
+                assert msg["event"] == "subscribed" and list(msg)[-1] == "key", msg
+                chans[msg["chanId"]] = msg["key"].split(":")[1]
+            else:
+                snapshots[chans[msg[0]]] = msg[1]
+        for tf in TIMEFRAMES:
+            async with http.get(f"{server.rest_url}/candles/trade:{tf}:tBTCUSD/hist") as rest:
+                assert snapshots[tf] == await rest.json(), tf  # newest first, the same candles
+            assert snapshots[tf][0][2] == 90000, tf  # CLOSE of the newest: the trade's price
+
+        # the same minute: every timeframe's current candle is replaced (same MTS)
+        await submit_all(server, [limit(buyer, "tBTCUSD", "0.3", "90000")])
+        updates = {chans[m[0]]: m[1] for m in await frames(len(TIMEFRAMES))}
+        for tf in TIMEFRAMES:
+            assert updates[tf][0] == snapshots[tf][0][0], tf
+            assert (updates[tf][2], updates[tf][5]) == (90000, 0.5), tf  # CLOSE, VOLUME
+
+        # 61 s later: a new 1m candle (new MTS); the weekly and monthly ones keep their MTS
+        clock.advance(61)
+        await submit_all(server, [limit(buyer, "tBTCUSD", "0.1", "90000")])
+        later = {chans[m[0]]: m[1] for m in await frames(len(TIMEFRAMES))}
+        assert later["1m"][0] == updates["1m"][0] + 60_000 and later["1m"][5] == 0.1
+        for tf in ("1W", "7D", "14D", "1M"):
+            assert later[tf][0] == updates[tf][0] and later[tf][5] == 0.6, tf
+        await ws.close()
