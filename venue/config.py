@@ -81,7 +81,8 @@ class Settings:
     ws_connections_per_minute: int = 15
     ws_channel_limit: int = 30
     ws_max_buffer: int = 4_194_304
-    ws_max_message: int = 65_536
+    ws_max_message: int = 65_536  # larger frames are answered with an error event
+    ws_max_frame: int = 1_048_576  # larger frames close the connection (1009)
 
     def validate(self) -> "Settings":
         """Return self, or raise ConfigError naming the first bad value."""

@@ -5,8 +5,9 @@
    snapshot + updates must equal the server's, and every ``checksum`` it reports must equal the
    checksum computed here from the numbers it received.
 2. A raw aiohttp client with SEQ_ALL + OB_CHECKSUM keeps P0/R0 books of several lengths for
-   thousands of random core changes (thin books, prices below 1) with no checksum or sequence
-   fault, and ends with exactly the server's books.
+   thousands of random core changes (prices below 1; one book kept under 25 entries a side the
+   whole time, so the checksum's short-side interleave is exercised) with no checksum or
+   sequence fault, and ends with exactly the server's books.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from bfxapi import Client
 from venue.core.commands import CancelOrder, Command, SubmitOrder
 from venue.core.numbers import parse_amount, parse_price
 from venue.core.orders import OrderType
+
+from venue.config import Settings
 
 from tests.e2e.conftest import RunningServer
 from tests.gateway.ws_harness import BookClient
@@ -122,27 +125,34 @@ def limit(user: int, symbol: str, amount: str, price: str) -> SubmitOrder:
 class RandomFlow:
     """Seeded makers and takers on one symbol: adds on both sides, crosses, cancels."""
 
-    def __init__(self, rng: random.Random, users: list[int], symbol: str, mid: str, step: str) -> None:
+    def __init__(self, rng: random.Random, users: list[int], symbol: str, mid: str, step: str,
+                 *, cancel: float = 0.3, depth: int = 30,
+                 sizes: tuple[str, ...] = ("0.001", "0.01", "0.25", "0.5")) -> None:
+        """``cancel``: the share of cancels among the commands; ``depth``: how many steps away
+        from the mid an order may rest (a high ``cancel`` and a small ``depth`` keep it thin)."""
         self.rng = rng
         self.users = users
         self.symbol = symbol
         self.mid = Decimal(mid)
         self.step = Decimal(step)
+        self.cancel = cancel
+        self.depth = depth
+        self.sizes = sizes
         self.open: list[tuple[int, int]] = []  # (user, order id)
 
     def batch(self, size: int) -> list[Command]:
         rng = self.rng
         out: list[Command] = []
         for _ in range(size):
-            if self.open and rng.random() < 0.3:
+            if self.open and rng.random() < self.cancel:
                 user, oid = self.open.pop(rng.randrange(len(self.open)))
                 out.append(CancelOrder(user_id=user, order_id=oid))
                 continue
             side = rng.choice((1, -1))
             # mostly resting, sometimes through the spread (trades)
-            offset = rng.randint(-3, 30) * self.step
+            offset = rng.randint(-3, self.depth) * self.step
             price = self.mid - offset if side > 0 else self.mid + offset
-            amount = Decimal(rng.choice(("0.001", "0.01", "0.25", "0.5"))) * side
+            amount = Decimal(rng.choice(self.sizes)) * side
             out.append(limit(rng.choice(self.users), self.symbol, str(amount), str(price)))
         return out
 
@@ -156,7 +166,8 @@ class RandomFlow:
 
 
 def funded_users(server: RunningServer, count: int = 3) -> list[int]:
-    return [server.create_account(deposits={"USD": "10000000", "BTC": "1000", "ETH": "100000"})[0]
+    return [server.create_account(deposits={"USD": "10000000", "BTC": "1000", "ETH": "100000",
+                                                     "XRP": "100000000"})[0]
             for _ in range(count)]
 
 
@@ -271,10 +282,14 @@ async def test_raw_socket_books_survive_thousands_of_core_changes(server: Runnin
     users = funded_users(server)
     rng = random.Random(5)
     flows = [RandomFlow(rng, users, "tETHBTC", "0.033", "0.00001"),  # prices below 1
-             RandomFlow(rng, users, "tBTCUSD", "90000", "10")]
+             RandomFlow(rng, users, "tBTCUSD", "90000", "10"),
+             # thin throughout: fewer than 25 entries a side, so the §7.5 interleave runs short
+             RandomFlow(rng, users, "tXRPUSD", "0.55", "0.0001", cancel=0.5, depth=8,
+                        sizes=("4", "10", "25.5", "100"))]
     client = BookClient()
     channels = [("tETHBTC", "P0", 25), ("tETHBTC", "R0", 25), ("tETHBTC", "P0", 1),
-                ("tETHBTC", "R0", 100), ("tBTCUSD", "P0", 25), ("tBTCUSD", "R0", 250)]
+                ("tETHBTC", "R0", 100), ("tBTCUSD", "P0", 25), ("tBTCUSD", "R0", 250),
+                ("tXRPUSD", "P0", 25), ("tXRPUSD", "R0", 25)]
     async with aiohttp.ClientSession() as http:
         ws = await http.ws_connect(server.ws_url)
         await ws.send_str('{"event":"conf","flags":196608}')  # SEQ_ALL | OB_CHECKSUM, as cryptofeed
@@ -292,17 +307,26 @@ async def test_raw_socket_books_survive_thousands_of_core_changes(server: Runnin
                 assert msg.type == aiohttp.WSMsgType.TEXT
                 client.feed(msg.data)
 
+        def thin_depth() -> int:
+            """The most entries on any side of the thin book's P0 and R0 views."""
+            book = server.ctx.market_data.books.book("tXRPUSD")
+            return max(len(book.side(prec, side).keys) for prec in ("P0", "R0") for side in (0, 1))
+
         changes = 0
-        for round_ in range(60):
-            flow = flows[round_ % 2]
+        thin_depths: list[int] = []
+        for round_ in range(75):
+            flow = flows[round_ % 3]
             commands = flow.batch(40)
             flow.remember(commands, await submit_all(server, commands))
             changes += len(commands)
+            if flow.symbol == "tXRPUSD":
+                thin_depths.append(await on_server(server, thin_depth))
             await drain(0.001)
         await drain(0.3)
         await ws.close()
 
-    assert changes >= 2000
+    assert changes >= 3000
+    assert 5 <= max(thin_depths) < 25  # the thin book really stayed under 25 entries a side
     assert client.faults == []
     assert len(client.books) == len(channels)
     assert client.checksums > 60  # about one per channel per publish round
@@ -319,3 +343,68 @@ async def test_raw_socket_books_survive_thousands_of_core_changes(server: Runnin
                for k, price, amount in bids + asks]
         want = [(k, mid, amount) if local.raw else (k, k, amount) for k, mid, amount in expected[sub_id]]
         assert got == want, sub_id
+
+
+TIMEFRAMES = ("1m", "5m", "15m", "30m", "1h", "3h", "6h", "12h", "1D", "1W", "7D", "14D", "1M")
+
+
+async def test_candles_of_every_timeframe_snapshot_as_rest_then_updates(server_settings: Settings):
+    from venue.gateway.clock import ManualClock
+
+    clock = ManualClock(start_ms=1_700_000_000_000)  # Tue 2023-11-14 22:13:20 UTC
+    server = RunningServer(server_settings, clock=clock)
+    try:
+        await _candles_of_every_timeframe(server, clock)
+    finally:
+        server.close()
+
+
+async def _candles_of_every_timeframe(server: RunningServer, clock: Any) -> None:
+    seller, buyer = funded_users(server, 2)
+    await submit_all(server, [limit(seller, "tBTCUSD", "-1", "90000"),
+                              limit(buyer, "tBTCUSD", "0.2", "90000")])  # a first trade
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(server.ws_url)
+        assert orjson.loads(await ws.receive_str(timeout=5))["event"] == "info"
+
+        async def frames(count: int) -> list[Any]:
+            """The next ``count`` frames, heartbeats left out (moving the manual clock makes
+            every channel look silent for 15 s)."""
+            out: list[Any] = []
+            while len(out) < count:
+                msg = orjson.loads(await ws.receive_str(timeout=5))
+                if not (isinstance(msg, list) and msg[1] == "hb"):
+                    out.append(msg)
+            return out
+
+        chans: dict[int, str] = {}
+        snapshots: dict[str, Any] = {}
+        for tf in TIMEFRAMES:
+            await ws.send_str(orjson.dumps({"event": "subscribe", "channel": "candles",
+                                            "key": f"trade:{tf}:tBTCUSD"}).decode())
+        for msg in await frames(2 * len(TIMEFRAMES)):
+            if isinstance(msg, dict):
+                assert msg["event"] == "subscribed" and list(msg)[-1] == "key", msg
+                chans[msg["chanId"]] = msg["key"].split(":")[1]
+            else:
+                snapshots[chans[msg[0]]] = msg[1]
+        for tf in TIMEFRAMES:
+            async with http.get(f"{server.rest_url}/candles/trade:{tf}:tBTCUSD/hist") as rest:
+                assert snapshots[tf] == await rest.json(), tf  # newest first, the same candles
+            assert snapshots[tf][0][2] == 90000, tf  # CLOSE of the newest: the trade's price
+
+        # the same minute: every timeframe's current candle is replaced (same MTS)
+        await submit_all(server, [limit(buyer, "tBTCUSD", "0.3", "90000")])
+        updates = {chans[m[0]]: m[1] for m in await frames(len(TIMEFRAMES))}
+        for tf in TIMEFRAMES:
+            assert updates[tf][0] == snapshots[tf][0][0], tf
+            assert (updates[tf][2], updates[tf][5]) == (90000, 0.5), tf  # CLOSE, VOLUME
+
+        # 61 s later: a new 1m candle (new MTS); the weekly and monthly ones keep their MTS
+        clock.advance(61)
+        await submit_all(server, [limit(buyer, "tBTCUSD", "0.1", "90000")])
+        later = {chans[m[0]]: m[1] for m in await frames(len(TIMEFRAMES))}
+        assert later["1m"][0] == updates["1m"][0] + 60_000 and later["1m"][5] == 0.1
+        for tf in ("1W", "7D", "14D", "1M"):
+            assert later[tf][0] == updates[tf][0] and later[tf][5] == 0.6, tf
+        await ws.close()

@@ -87,6 +87,32 @@ async def test_first_frame_is_info_and_ping_gets_pong(served):
     await ws.close()
 
 
+async def test_protocol_level_ping_gets_a_pong_with_the_same_payload(served):
+    # ccxt, cryptofeed and websockets (bfxapi) keep connections alive with RFC 6455 pings and
+    # drop them when no pong comes back (clients.md "Keep-alive")
+    ctx, server, http = served
+    ws = await http.ws_connect(server.make_url("/ws/2"), autoping=False)
+    assert orjson.loads(await ws.receive_str(timeout=2))["event"] == "info"
+    await ws.ping(b"keepalive-1")
+    msg = await ws.receive(timeout=2)
+    assert (msg.type, msg.data) == (aiohttp.WSMsgType.PONG, b"keepalive-1")
+    await ws.close()
+
+
+async def test_shutdown_tells_every_client_20051_then_closes_with_1001(tmp_path):
+    ctx = make_ctx(tmp_path)
+    server = await start_server(ctx)
+    async with aiohttp.ClientSession() as http:
+        ws = await connect(server, http)
+        closing = asyncio.ensure_future(server.close())
+        info = orjson.loads(await ws.receive_str(timeout=5))
+        assert (info["event"], info["code"]) == ("info", 20051)  # bfxapi reconnects on it
+        msg = await ws.receive(timeout=5)
+        assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1001)
+        await ws.close()
+        await closing
+
+
 async def test_per_ip_connection_rate_answers_http_429(tmp_path):
     ctx = make_ctx(tmp_path, WsLimits(connections_per_minute=2))
     server = await start_server(ctx)
@@ -103,17 +129,43 @@ async def test_per_ip_connection_rate_answers_http_429(tmp_path):
         await server.close()
 
 
-async def test_oversized_frame_closes_with_1009(tmp_path):
-    ctx = make_ctx(tmp_path, WsLimits(max_message=1024))
+async def test_oversized_frame_gets_an_error_event_and_the_connection_keeps_working(tmp_path):
+    ctx = make_ctx(tmp_path, WsLimits(max_message=1024, max_frame=8192))
     server = await start_server(ctx)
     try:
         async with aiohttp.ClientSession() as http:
             ws = await connect(server, http)
             await ws.send_str('{"event":"ping","pad":"' + "x" * 2000 + '"}')
+            assert orjson.loads(await ws.receive_str(timeout=2)) == {
+                "event": "error", "msg": "message: too big", "code": 10000
+            }
+            await ws.send_bytes(b"[" + b"0," * 600 + b"0]")  # binary frames count bytes
+            assert orjson.loads(await ws.receive_str(timeout=2))["msg"] == "message: too big"
+            pong = await request(ws, {"event": "ping", "cid": 3})
+            assert (pong["event"], pong["cid"]) == ("pong", 3)
+            await ws.close()
+    finally:
+        await server.close()
+
+
+async def test_frame_beyond_the_hard_limit_closes_with_1009(tmp_path):
+    # a frame is buffered whole before it can be answered: past max_frame the connection goes
+    ctx = make_ctx(tmp_path, WsLimits(max_message=1024, max_frame=4096))
+    server = await start_server(ctx)
+    try:
+        async with aiohttp.ClientSession() as http:
+            ws = await connect(server, http)
+            await ws.send_str('{"event":"ping","pad":"' + "x" * 5000 + '"}')
             msg = await ws.receive(timeout=2)
             assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1009
     finally:
         await server.close()
+
+
+def test_frame_limit_is_never_below_the_message_limit_and_0_switches_it_off():
+    assert WsLimits().frame_limit == 1024 * 1024
+    assert WsLimits(max_message=2_000_000).frame_limit == 2_000_000
+    assert WsLimits(max_frame=0).frame_limit == 0
 
 
 async def test_broadcast_info_reaches_every_connection(served):
@@ -498,3 +550,68 @@ def test_connection_rate_allows_15_per_ip_per_sliding_minute():
     now[0] = 60.0
     assert rate.allow("1.2.3.4")
     assert ConnectionRate(0).allow("1.2.3.4")  # 0 switches the limit off
+
+
+# -- no duplicate, no gap: a trades channel opened while a trade waits for its publish -------------
+
+
+class _TradesMarket(FakeMarketData):
+    """Views whose trade history already holds what the sequencer released (the views listener
+    runs before the fan-out's deferred publish)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trades: list[tuple[int, int, int, int]] = []  # newest first
+
+    def trade_rows(self, symbol: str, limit: int) -> list[tuple[int, int, int, int]]:
+        return self.trades[:limit]
+
+
+def _subscription(session: WsSession, message: dict[str, Any]) -> Any:
+    session.receive_text(orjson.dumps(message))
+    [subscribe] = session.requests_received()
+    return subscribe.subscription
+
+
+async def test_a_trades_channel_opened_before_the_publish_of_a_trade_in_its_snapshot_gets_it_once():
+    from venue.gateway.fanout import Hub
+    from venue.gateway.ws import ViewsMarket
+
+    market = _TradesMarket()
+    hub = Hub(ViewsMarket(market, market.books), lambda: 0)
+    chan_ids = iter(range(1, 100))
+    session = WsSession(SessionConfig(server_id="s"), is_listed=lambda s: True, now_ms=lambda: 0,
+                        next_chan_id=lambda: next(chan_ids))
+    # another channel of the symbol makes the hub collect its trades for the next publish
+    hub.subscribe(session, _subscription(session, {"event": "subscribe", "channel": "book",
+                                                   "symbol": "tBTCUSD"}))
+    trade = TradeExecuted(trade_id=7, symbol="tBTCUSD", ts=1574694478808, price=p("7245.3"),
+                          amount=a("0.5"), taker_order_id=2, maker_order_id=1,
+                          taker_user_id=2, maker_user_id=1)
+    market.trades.insert(0, (7, trade.ts, trade.amount, trade.price))  # the views saw it first
+    hub.on_events(1, trade.ts, [trade])  # the fan-out publishes at the end of this loop tick
+    trades = _subscription(session, {"event": "subscribe", "channel": "trades", "symbol": "tBTCUSD"})
+    hub.subscribe(session, trades)  # before that publish: the snapshot already holds trade 7
+    await asyncio.sleep(0)
+    frames = [f for f in session.frames_to_send() if f.startswith(b"[%d," % trades.chan_id)]
+    assert frames == [b"[%d,[[7,1574694478808,0.5,7245.3]]]" % trades.chan_id]
+
+
+def test_f1_batches_never_come_closer_than_2_seconds_even_after_a_stall():
+    from venue.gateway.fanout import Interval
+
+    f1 = Interval(2.0, 0.0)
+    assert [f1.due(t) for t in (1.0, 2.0, 3.0)] == [False, True, False]
+    # the loop was held up for 6 s: one batch now, the next one 2 s later, no catch-up burst
+    assert [f1.due(t) for t in (9.0, 10.0, 11.0, 12.0)] == [True, False, True, False]
+
+
+def test_ws_limits_come_from_the_settings_and_rate_limits_off_lifts_the_ip_limit():
+    from dataclasses import replace
+
+    from venue.config import Settings
+
+    settings = replace(Settings(), ws_connections_per_minute=5, ws_channel_limit=25,
+                       ws_max_buffer=1000, ws_max_message=2000, ws_max_frame=3000)
+    assert WsLimits.from_settings(settings) == WsLimits(5, 25, 1000, 2000, 3000)
+    assert WsLimits.from_settings(replace(settings, rate_limits=False)).connections_per_minute == 0

@@ -95,6 +95,20 @@ def test_conf_with_non_integer_flags_is_error_10050():
     session = connected()
     [reply] = send(session, {"event": "conf", "flags": "many"})
     assert reply["event"] == "error" and reply["code"] == 10050
+    for bad in (-8, True, 8.5, "-8", "", None):
+        [reply] = send(session, {"event": "conf", "flags": bad})
+        assert reply["code"] == 10050, bad
+    assert session.flags == 0
+
+
+def test_conf_flags_as_a_numeric_string_are_accepted():
+    # Inputs take numbers as strings everywhere (spec §11); a C++ client quoted in public code
+    # sends {"event":"conf","flags":"131072"} and the real exchange enables checksums for it.
+    session = connected()
+    assert send(session, {"event": "conf", "flags": "131072"}) == [
+        {"event": "conf", "status": "OK", "flags": "131072"}
+    ]
+    assert session.checksums and session.flags == OB_CHECKSUM
 
 
 @pytest.mark.parametrize(
@@ -119,6 +133,19 @@ def test_invalid_json_is_error_10000():
     session = connected()
     session.receive_text("{not json")
     assert sent(session) == [{"event": "error", "msg": "json: invalid", "code": 10000}]
+
+
+def test_frame_over_the_message_limit_is_error_10000_and_not_parsed():
+    ids = itertools.count(100)
+    session = WsSession(SessionConfig(server_id="s", max_message=64), is_listed=LISTED.__contains__,
+                        now_ms=FakeClock(), next_chan_id=lambda: next(ids))
+    session.frames_to_send()
+    big = orjson.dumps({"event": "subscribe", "channel": "ticker", "symbol": "tBTCUSD", "pad": "x" * 40})
+    session.receive_text(big)
+    assert session.frames_to_send() == [b'{"event":"error","msg":"message: too big","code":10000}']
+    assert session.requests_received() == [] and session.subscriptions == {}
+    [reply] = send(session, {"event": "subscribe", "channel": "ticker", "symbol": "tBTCUSD"})
+    assert reply["event"] == "subscribed"
 
 
 def test_unknown_event_is_error_10000_echoing_the_request():
@@ -213,6 +240,8 @@ def test_every_candle_timeframe_is_accepted(tf):
         ({"channel": "book", "symbol": "tBTCUSD", "prec": "P9"}, 10011, "prec: invalid"),
         ({"channel": "book", "symbol": "tBTCUSD", "len": 50}, 10012, "len: invalid"),
         ({"channel": "book", "symbol": "tBTCUSD", "len": "abc"}, 10012, "len: invalid"),
+        ({"channel": "book", "symbol": "tBTCUSD", "len": "\uff12\uff15"}, 10012, "len: invalid"),  # fullwidth 25
+        ({"channel": "book", "symbol": "tBTCUSD", "len": 25.0}, 10012, "len: invalid"),
         ({"channel": "book", "symbol": "tBTCUSD", "freq": "F9"}, 10020, "freq: invalid"),
         ({"channel": "candles", "key": "trade:2m:tBTCUSD"}, 10300, "key: invalid"),
         ({"channel": "candles", "key": "trade:1m:tNOPE"}, 10300, "key: invalid"),
@@ -272,11 +301,27 @@ def test_unsubscribe_replies_ok_and_frees_the_stream():
     assert again["event"] == "subscribed"
 
 
-def test_unsubscribe_of_unknown_chan_id_is_10400():
+def test_unsubscribe_of_unknown_chan_id_is_10400_in_the_real_key_order():
+    # bitfinex-api-node#349, a real frame: {event:"error",msg:"unsubscribe: invalid",chanId:3316,code:10400}
     session = connected()
-    assert send(session, {"event": "unsubscribe", "chanId": 999}) == [
-        {"chanId": 999, "event": "error", "msg": "unsubscribe: invalid", "code": 10400}
+    session.receive_text(b'{"event":"unsubscribe","chanId":999}')
+    assert session.frames_to_send() == [
+        b'{"event":"error","msg":"unsubscribe: invalid","chanId":999,"code":10400}'
     ]
+    for bad in ("999", None, True, [100]):
+        [reply] = send(session, {"event": "unsubscribe", "chanId": bad})
+        assert (reply["code"], reply["msg"]) == (10400, "unsubscribe: invalid"), bad
+
+
+def test_unsubscribe_takes_the_chan_id_as_a_numeric_string_too():
+    session = connected()
+    [sub] = send(session, {"event": "subscribe", "channel": "ticker", "symbol": "tBTCUSD"})
+    session.requests_received()
+    assert send(session, {"event": "unsubscribe", "chanId": str(sub["chanId"])}) == [
+        {"event": "unsubscribed", "status": "OK", "chanId": sub["chanId"]}
+    ]
+    [req] = session.requests_received()
+    assert isinstance(req, Unsubscribe)
 
 
 # -- channel frames, seq, timestamps, heartbeats ---------------------------------------------------

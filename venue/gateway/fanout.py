@@ -146,17 +146,26 @@ def _deletions_first(rows: list[ch.BookRow]) -> list[ch.BookRow]:
 
 
 class _TradesStream(_Stream):
-    __slots__ = ("recent",)
+    """Trades of one symbol. ``last_id`` is the newest trade the subscribers hold: the history
+    read when the stream opens may already contain trades whose publish is still pending (the
+    views listener runs before the deferred publish), and those must not come again as ``te``.
+    Trade ids grow with every trade (one counter in the core), so "newer" is "larger id"."""
+
+    __slots__ = ("recent", "last_id")
 
     def __init__(self, spec: ch.ChannelSpec, history: Sequence[ch.TradeRow]) -> None:
         super().__init__(spec)
         self.recent: deque[ch.TradeRow] = deque(history[:TRADES_SNAPSHOT], maxlen=TRADES_SNAPSHOT)
+        self.last_id = max((row[0] for row in self.recent), default=0)
 
     def snapshot(self, session: WsSession, sub: Subscription, ts: int) -> None:
         session.send_channel(sub, ch.render_trades_snapshot(self.recent, session.format), ts)
 
     def publish(self, trade: ch.TradeRow, ts: int) -> None:
         """``te`` then ``tu`` for the same trade (§7.4; ccxt reads te, Node both)."""
+        if trade[0] <= self.last_id:
+            return  # already in the snapshot this stream's subscribers received
+        self.last_id = trade[0]
         self.recent.appendleft(trade)
         self.deliver(lambda fmt: ch.render_trade_update("te", trade, fmt), ts)
         self.deliver(lambda fmt: ch.render_trade_update("tu", trade, fmt), ts)
@@ -309,6 +318,24 @@ class Flusher:
                 log.exception("writing to a WebSocket connection failed")
 
 
+class Interval:
+    """A period that never fires twice within ``seconds``: after the loop was held up, the next
+    F1 batch is one period after the late one, not a burst of catch-up batches (§7.3: F1 sends
+    at most one batch every 2 s)."""
+
+    __slots__ = ("seconds", "next")
+
+    def __init__(self, seconds: float, start: float) -> None:
+        self.seconds = seconds
+        self.next = start + seconds
+
+    def due(self, now: float) -> bool:
+        if now < self.next:
+            return False
+        self.next = now + self.seconds
+        return True
+
+
 # -- the hub ---------------------------------------------------------------------------------------
 
 
@@ -456,14 +483,13 @@ class Hub:
         return len(self._streams)
 
     async def run_timers(self, tick_s: float = 1.0) -> None:
-        """Heartbeats every ``tick_s`` and F1 batches every 2 s, until cancelled."""
+        """Heartbeats every ``tick_s`` and F1 batches at most every 2 s, until cancelled."""
         loop = asyncio.get_running_loop()
-        next_f1 = loop.time() + F1_INTERVAL_S
+        f1 = Interval(F1_INTERVAL_S, loop.time())
         while True:
             await asyncio.sleep(tick_s)
             try:
-                if loop.time() >= next_f1:
-                    next_f1 += F1_INTERVAL_S
+                if f1.due(loop.time()):
                     self.publish_f1()
                 self.tick()
             except Exception:

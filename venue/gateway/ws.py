@@ -10,14 +10,17 @@ Limits (spec §7.7), all configurable:
   HTTP 429 ``["error",11010,"ratelimit: error"]`` before the upgrade; off when the server runs
   with rate limits off (``Settings.rate_limits``) or ``ws_connections_per_minute`` is 0;
 - channels per connection: 30 (``ws_channel_limit``; 0 = none) → ``subscribe: limit`` (10305);
-- an incoming frame above 64 KiB closes the connection with 1009 "message too big" (aiohttp's
-  ``max_msg_size``; Bitfinex documents no limit, and no valid request comes near it);
+- an incoming frame above 64 KiB is answered with ``{"event":"error","msg":"message: too big",
+  "code":10000}`` and the connection keeps working (Bitfinex documents no limit, and no valid
+  request comes near it); one above 1 MiB closes the connection with 1009 "message too big"
+  (aiohttp's ``max_msg_size``: a frame is buffered whole before it can be answered, so this
+  bounds the memory one client can make the server hold);
 - unsent output above 4 MiB closes it with 1008 "slow consumer" (then aborts if the close
   handshake does not finish in 5 s: the close frame waits behind the backlog).
 
 The numbers come from ``Settings`` fields ``ws_connections_per_minute``, ``ws_channel_limit``,
-``ws_max_buffer`` and ``ws_max_message`` when it has them (defaults above otherwise), or from a
-``WsLimits`` put in ``ctx.extras["ws_limits"]`` (tests, embedding programs).
+``ws_max_buffer``, ``ws_max_message`` and ``ws_max_frame`` when it has them (defaults above
+otherwise), or from a ``WsLimits`` put in ``ctx.extras["ws_limits"]`` (tests, embedding programs).
 
 On shutdown every connection is told ``20051`` (reconnect) and closed with 1001.
 
@@ -60,7 +63,8 @@ from venue.protocol.ws import (
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 64 * 1024
+MAX_MESSAGE_BYTES = 64 * 1024  # larger frames get an error event
+MAX_FRAME_BYTES = 1024 * 1024  # larger frames close the connection (1009)
 REVOKED_KEY_CODE = 1008  # RFC 6455 policy violation: the credentials were withdrawn
 DEFAULT_CONNECTIONS_PER_MINUTE = 15
 CLOSE_TIMEOUT_S = 5.0
@@ -146,6 +150,15 @@ class WsLimits:
     channel_limit: int = DEFAULT_CHANNEL_LIMIT
     max_buffer: int = DEFAULT_MAX_BUFFER
     max_message: int = MAX_MESSAGE_BYTES
+    max_frame: int = MAX_FRAME_BYTES
+
+    @property
+    def frame_limit(self) -> int:
+        """aiohttp's ``max_msg_size`` (0 = none): never below ``max_message``, so every frame
+        that limit refuses is still read and answered."""
+        if self.max_frame <= 0:
+            return 0
+        return max(self.max_frame, self.max_message)
 
     @classmethod
     def from_settings(cls, settings: Any) -> "WsLimits":
@@ -157,6 +170,7 @@ class WsLimits:
             channel_limit=int(getattr(settings, "ws_channel_limit", DEFAULT_CHANNEL_LIMIT)),
             max_buffer=int(getattr(settings, "ws_max_buffer", DEFAULT_MAX_BUFFER)),
             max_message=int(getattr(settings, "ws_max_message", MAX_MESSAGE_BYTES)),
+            max_frame=int(getattr(settings, "ws_max_frame", MAX_FRAME_BYTES)),
         )
         if not getattr(settings, "rate_limits", True):
             limits = replace(limits, connections_per_minute=0)
@@ -177,6 +191,7 @@ class WsServer:
         self.session_config = SessionConfig(
             server_id=str(uuid.uuid4()),
             channel_limit=limits.channel_limit if limits.channel_limit > 0 else None,
+            max_message=limits.max_message if limits.max_message > 0 else None,
         )
         self.connection_rate = ConnectionRate(limits.connections_per_minute, ctx.clock.monotonic)
         self._chan_ids = itertools.count(1)
@@ -392,7 +407,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     server: WsServer = ctx.extras[STATE_KEY]
     if not server.connection_rate.allow(request.remote or ""):
         return error_response(int(Code.RATE_LIMIT), "ratelimit: error", status=429)
-    ws = web.WebSocketResponse(autoping=True, compress=False, max_msg_size=server.limits.max_message)
+    ws = web.WebSocketResponse(autoping=True, compress=False, max_msg_size=server.limits.frame_limit)
     await ws.prepare(request)
     transport = request.transport
     if transport is None:

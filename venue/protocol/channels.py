@@ -132,7 +132,7 @@ def _book_length(value: object) -> int:
         raise SubscribeError(ERR_BOOK_LEN, "len: invalid")
     if isinstance(value, int):
         length = value
-    elif isinstance(value, str) and value.isdigit():
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
         length = int(value)
     else:
         raise SubscribeError(ERR_BOOK_LEN, "len: invalid")

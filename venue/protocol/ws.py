@@ -27,11 +27,15 @@ What it keeps:
   are rendered by the account stream (exact-digit JSON numbers): DEC_S and TIME_S change public
   channel bodies only; SEQ_ALL and TIMESTAMP apply to channel 0 as to every array frame.
 
-Errors are answers, never exceptions: invalid JSON is 10000 "json: invalid", an unknown event
+Errors are answers, never exceptions: a frame longer than ``SessionConfig.max_message`` is 10000
+"message: too big" (Bitfinex documents no size limit or code; 10000 is what any other
+unreadable frame gets), invalid JSON is 10000 "json: invalid", an unknown event
 10000 "event: invalid", a bad conf 10050 "conf: invalid", an unknown chanId on unsubscribe 10400
 "unsubscribe: invalid", ``unauth`` on a connection that is not authenticated 10200;
-subscribe errors carry their §7.8 codes; every error event echoes the request's own fields
-before ``event``/``msg``/``code``, as the real API does.
+subscribe errors carry their §7.8 codes; subscribe errors echo the request's own fields before
+``event``/``msg``/``code`` (xchange-stream#254), the unsubscribe error has the real frame's
+order ``event, msg, chanId, code`` (bitfinex-api-node#349). ``flags`` and ``chanId`` are taken
+as numbers or numeric strings, like every numeric input.
 """
 
 from __future__ import annotations
@@ -72,6 +76,18 @@ DEFAULT_CHANNEL_LIMIT = 30  # §7.7: the 2020 docs and Node's ws2_manager; bfxap
 PLATFORM_OPERATIVE = 1
 
 _HB_BODY = b'"hb"'
+
+
+def _whole_number(value: object) -> int | None:
+    """A non-negative integer given as a JSON number or a string of digits (inputs take numbers
+    as strings everywhere, spec §11); None for anything else (bools included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 # -- what the session hands to the gateway --------------------------------------------------------
@@ -143,6 +159,9 @@ class SessionConfig:
     channel_limit: int | None = DEFAULT_CHANNEL_LIMIT  # None: no limit
     platform_status: int = PLATFORM_OPERATIVE
     heartbeat_ms: int = HEARTBEAT_MS
+    # frames longer than this (characters of a text frame, bytes of a binary one) are answered
+    # with 10000 "message: too big" and not parsed; None: no limit
+    max_message: int | None = None
 
 
 @dataclass(slots=True)
@@ -199,6 +218,10 @@ class WsSession:
 
     def receive_text(self, text: str | bytes) -> None:
         """Handle one text frame from the client. Never raises for bad input."""
+        limit = self.config.max_message
+        if limit is not None and len(text) > limit:
+            self._queue_event(error_reply(ERR_UNKNOWN, "message: too big"))
+            return
         try:
             message = orjson.loads(text)
         except orjson.JSONDecodeError:
@@ -355,12 +378,13 @@ class WsSession:
             self._queue_event(error_reply(ERR_UNKNOWN, "event: invalid", message))
 
     def _conf(self, message: dict[str, Any]) -> None:
-        flags = message.get("flags")
-        if isinstance(flags, bool) or not isinstance(flags, int) or flags < 0:
+        flags = _whole_number(message.get("flags"))
+        if flags is None:
             self._queue_event(error_reply(int(Code.CONF_FAIL), "conf: invalid", message))
             return
-        # Flags are cumulative per connection (§7.2); the reply echoes the value received, which
-        # is what Node's enableFlag waits on.
+        # Flags are cumulative per connection (§7.2); the reply echoes the value received (a
+        # number, or the numeric string some clients send), which is what Node's enableFlag
+        # waits on.
         self.flags |= flags
         self._seq_all = bool(self.flags & SEQ_ALL)
         self._timestamps = bool(self.flags & TIMESTAMP)
@@ -368,7 +392,7 @@ class WsSession:
         self.checksums = bool(self.flags & OB_CHECKSUM)
         self.bulk = bool(self.flags & BULK_UPDATES)
         self.format = format_of(bool(self.flags & DEC_S), bool(self.flags & TIME_S))
-        self._queue_event({"event": "conf", "status": "OK", "flags": flags})
+        self._queue_event({"event": "conf", "status": "OK", "flags": message["flags"]})
 
     def _channels_in_use(self) -> int:
         return len(self.subscriptions) + (1 if self.authenticated_user is not None else 0)
@@ -392,10 +416,14 @@ class WsSession:
         self._requests.append(Subscribe(sub))
 
     def _unsubscribe(self, message: dict[str, Any]) -> None:
-        chan_id = message.get("chanId")
-        sub = self.subscriptions.pop(chan_id, None) if isinstance(chan_id, int) else None
+        chan_id = _whole_number(message.get("chanId"))
+        sub = self.subscriptions.pop(chan_id, None) if chan_id is not None else None
         if sub is None:
-            self._queue_event(error_reply(ERR_UNSUB_FAIL, "unsubscribe: invalid", message))
+            # the real frame's key order (bitfinex-api-node#349): event, msg, chanId, code
+            reply: dict[str, Any] = {"event": "error", "msg": "unsubscribe: invalid"}
+            reply.update((k, v) for k, v in message.items() if k not in ("event", "msg", "code"))
+            reply["code"] = ERR_UNSUB_FAIL
+            self._queue_event(reply)
             return
         del self._by_key[sub.spec.key]
         self._queue_event({"event": "unsubscribed", "status": "OK", "chanId": chan_id})
