@@ -178,6 +178,26 @@ class Sequencer:
             await self.journal.aclose()  # type: ignore[attr-defined]
             # aclose delivered the last durable callbacks: everything pending is released
 
+    async def wait_released(self, seq: int) -> None:
+        """Return once every command up to ``seq`` is released (durable and told to listeners).
+
+        Read barrier: ``exchange`` already holds commands that are applied but not yet durable,
+        so an answer computed from it must wait for ``last_seq`` as it was when it was computed
+        (``await wait_released(seq_read)``) before it leaves: else a crash could take back a
+        balance, an order or a key that a reply already showed. Bounded: the commit that holds
+        ``seq`` is at most one batch away, whatever is submitted meanwhile. Raises
+        ``SequencerStopped`` if the journal failed before ``seq`` was durable."""
+        if seq <= self._released_seq:
+            return
+        for entry in reversed(self._pending):
+            if entry[0] <= seq:
+                future = entry[3]
+                if future is not None:
+                    await asyncio.wait([future])  # its outcome is the submitter's business
+                break
+        if seq > self._released_seq:
+            raise SequencerStopped(f"seq {seq} was never made durable: {self._failed!r}")
+
     async def flush(self) -> None:
         """Wait until everything applied so far has been released."""
         if self.journal is not None and hasattr(self.journal, "wait_durable"):

@@ -1,0 +1,107 @@
+"""Nothing a reply shows can be lost: authenticated reads wait for the durability of what they read.
+
+The core applies a command before its journal batch is durable (group commit), so a read of the
+core (wallets, open orders) may see a command that a crash would still take back. The journal
+writer is held here, a deposit is applied but not durable, and ``auth/r/wallets`` is asked: an
+answer that shows the deposit must not leave before the deposit is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.conftest import RunningServer
+from tests.e2e.test_auth_rest import Signed
+from venue.config import load_settings
+from venue.core.commands import Deposit, SubmitOrder
+from venue.core.numbers import parse_amount, parse_price
+from venue.core.orders import OrderType
+
+
+def _hold_the_journal_writer(server: RunningServer) -> threading.Event:
+    """Make the journal's next batches wait until the returned event is set."""
+    journal = server.ctx.sequencer.journal
+    original = journal._write
+    gate = threading.Event()
+
+    def held_write(batch: Any) -> None:
+        gate.wait(10)
+        original(batch)
+
+    journal._write = held_write
+    return gate
+
+
+def _ask_in_background(signed: Signed, path: str, gate: threading.Event) -> tuple[threading.Thread, dict[str, Any]]:
+    seen: dict[str, Any] = {}
+
+    def ask() -> None:
+        status, answer = signed.post(path, {})
+        seen["released_before_answer"] = gate.is_set()
+        seen["status"], seen["answer"] = status, answer
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    return thread, seen
+
+
+def test_a_wallet_read_does_not_show_a_deposit_before_it_is_durable(tmp_path: Path) -> None:
+    settings = replace(load_settings(data_dir=tmp_path, port=0), rate_limits=False, durability="full")
+    server = RunningServer(settings)
+    try:
+        user_id, key, secret = server.create_account("reader", {"USD": "10000"})
+        signed = Signed(server, key, secret)
+        gate = _hold_the_journal_writer(server)
+
+        async def deposit_not_awaited() -> Any:
+            return server.ctx.sequencer.submit_nowait(Deposit(user_id, "USD", parse_amount("5000")))
+
+        pending = server.run(deposit_not_awaited())
+        assert server.ctx.exchange.wallets(user_id)[0].balance == parse_amount("15000")  # applied
+        thread, seen = _ask_in_background(signed, "auth/r/wallets", gate)
+        thread.join(0.5)
+        gate.set()
+        thread.join(10)
+        assert seen["status"] == 200, seen
+        balances = {(row[0], row[1]): row[2] for row in seen["answer"]}
+        if balances[("exchange", "USD")] == 15000:
+            assert seen["released_before_answer"], "the answer showed a deposit that was not durable yet"
+        else:
+            assert balances[("exchange", "USD")] == 10000
+        server.run(_await(pending))
+    finally:
+        server.close()
+
+
+def test_an_open_orders_read_does_not_list_an_order_before_it_is_durable(tmp_path: Path) -> None:
+    settings = replace(load_settings(data_dir=tmp_path, port=0), rate_limits=False, durability="full")
+    server = RunningServer(settings)
+    try:
+        user_id, key, secret = server.create_account("reader", {"USD": "10000"})
+        signed = Signed(server, key, secret)
+        gate = _hold_the_journal_writer(server)
+        order = SubmitOrder(user_id, "tBTCUSD", OrderType.EXCHANGE_LIMIT, parse_amount("0.01"), parse_price("1000"))
+
+        async def submit_not_awaited() -> Any:
+            return server.ctx.sequencer.submit_nowait(order)
+
+        pending = server.run(submit_not_awaited())
+        assert server.ctx.exchange.open_orders(user_id)  # applied, resting
+        thread, seen = _ask_in_background(signed, "auth/r/orders", gate)
+        thread.join(0.5)
+        gate.set()
+        thread.join(10)
+        assert seen["status"] == 200, seen
+        if seen["answer"]:
+            assert seen["released_before_answer"], "the answer listed an order that was not durable yet"
+        server.run(_await(pending))
+    finally:
+        server.close()
+
+
+async def _await(future: Any) -> Any:
+    return await asyncio.wait_for(future, 10)
