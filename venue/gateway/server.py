@@ -140,14 +140,18 @@ def open_backend(settings: Settings, registry: Registry, clock: Clock) -> Backen
             exchange, journal, clock, last_seq=recovered.last_seq, last_ts=recovered.last_ts
         )
         sequencer.add_listener(market_data.apply)
-        snapshotter = Snapshotter(
-            exchange,
-            journal,
-            SnapshotStore(data_dir),
-            # compaction must leave the views every record they have not stored yet
-            compact_floor=market_data.history.last_seq,
-        )
-        sequencer.add_after_apply(snapshotter.after_apply)
+        snapshotter = None
+        if settings.snapshot_every > 0:
+            snapshotter = Snapshotter(
+                exchange,
+                journal,
+                SnapshotStore(data_dir, keep=settings.snapshot_keep),
+                every_commands=settings.snapshot_every,
+                every_seconds=settings.snapshot_interval_s,
+                # compaction must leave the views every record they have not stored yet
+                compact_floor=market_data.history.last_seq,
+            )
+            sequencer.add_after_apply(snapshotter.after_apply)
     except BaseException:
         market_data.close()
         journal.close()
