@@ -21,10 +21,17 @@ seq 1 (no snapshot, no history store):
 - nothing is half-applied: per currency the wallets (fee account included) still hold exactly
   what was deposited, no balance or available amount is negative.
 
-The server is then restarted on the same directory and its derived views — public trades,
-candles, books and ticker, private order/trade/ledger history, wallets and open orders — must
-answer exactly what a server started on a copy of the journal alone (everything re-derived from
-seq 1) answers.
+The server is then restarted on the same directory. It must answer with everything acknowledged
+so far (open orders and order history, trade and ledger history with the same rows, and every
+balance seen among its ledger balances or the current ones), and its derived views — public
+trades, candles, books and ticker, private order/trade/ledger history, wallets and open orders —
+must answer exactly what a server started on a copy of the journal alone (everything re-derived
+from seq 1) answers.
+
+Every 10 kills start a fresh data directory; every second one runs a server that snapshots every
+150 commands (kills land while a forked writer writes one) and compacts its journal. There seq 1
+is gone, so recovery is compared with ``venue journal verify``'s replay from the oldest kept
+snapshot, and the views with what the server answered before the kill.
 
 20 kills in CI (about 40 s); VENUE_LONG_TESTS=1 runs 100.
 ``VENUE_CRASH_DURABILITY=none`` makes this test fail (acknowledged commands are lost).
@@ -62,7 +69,7 @@ from venue.protocol import serialize
 from venue.protocol.wire import dumps
 from venue.store.journal import JOURNAL_FILE, Journal
 from venue.store.recovery import recover
-from venue.store.tools import open_offline
+from venue.store.tools import open_offline, verify
 
 ROOT = Path(__file__).resolve().parents[2]
 DURABILITY = os.environ.get("VENUE_CRASH_DURABILITY", "full")  # "none" must make this test fail
@@ -72,6 +79,14 @@ RESTARTS_PER_DIR = 10  # kills in a row on one data directory
 REST_ACCOUNTS = ("rest0", "rest1", "rest2")
 WS_ACCOUNTS = ("ws0", "ws1")
 FUNDS = {"USD": "10000000", "BTC": "1000"}
+HISTORY_LIMIT = 2500  # the most one history request returns (spec §2.4)
+# The second data directory snapshots often (kills land while a forked writer writes one) and
+# compacts its journal; the first never compacts, so it can be replayed from seq 1.
+SNAPSHOTTING = """
+snapshot_every = 150
+snapshot_keep = 2
+flush_interval_s = 0.05
+"""
 
 
 # -- what the clients were told -----------------------------------------------------------------
@@ -255,11 +270,12 @@ async def drive_ws(
 # -- the server --------------------------------------------------------------------------------
 
 
-def start_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(data_dir: Path, log: Path, config: Path | None) -> tuple[subprocess.Popen[bytes], str]:
+    extra = ["--config", str(config)] if config is not None else []
     with open(log, "ab") as log_file:
         server = subprocess.Popen(
             [sys.executable, "-m", "venue", "serve", "--data-dir", str(data_dir), "--port", "0",
-             "--no-rate-limits", "--durability", DURABILITY],
+             "--no-rate-limits", "--durability", DURABILITY, *extra],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.PIPE,
@@ -360,8 +376,21 @@ def check_against_replay(trial: int, data_dir: Path, registry: Any, accounts: di
         changed = [key for key, row in seen.items() if present[key] != row][:5]
         assert not changed, f"trial {trial}: {what} rows differ from what was acknowledged: {changed}"
 
-    # nothing half-applied: whole commands only, so every unit deposited is still somewhere
-    exchange = recovered.exchange
+    check_conserved(trial, recovered.exchange, accounts)
+
+
+def check_compacted(trial: int, data_dir: Path, registry: Any, accounts: dict[str, Account]) -> None:
+    """A directory whose journal was compacted has no seq 1 to replay from: recovery (newest
+    snapshot + tail) must equal the replay from the oldest kept snapshot (``venue journal verify``,
+    which also checks the newest snapshot against that replay)."""
+    recovered = recover(data_dir, registry)
+    assert recovered.dropped == 0, f"trial {trial}: recovery dropped committed records"
+    assert recovered.exchange.state_hash() == verify(data_dir, registry), f"trial {trial}: recovery != replay"
+    check_conserved(trial, recovered.exchange, accounts)
+
+
+def check_conserved(trial: int, exchange: Any, accounts: dict[str, Account]) -> None:
+    """Nothing half-applied: whole commands only, so every unit deposited is still somewhere."""
     users = [FEE_ACCOUNT_ID, *(account.user_id for account in accounts.values())]
     totals: Counter[str] = Counter()
     for user in users:
@@ -370,6 +399,55 @@ def check_against_replay(trial: int, data_dir: Path, registry: Any, accounts: di
             totals[wallet.currency] += wallet.balance
     for currency, amount in FUNDS.items():
         assert totals[currency] == parse_amount(amount) * len(accounts), f"trial {trial}: {currency} not conserved"
+
+
+def check_present(trial: int, answers: dict[str, Any], accounts: dict[str, Account], acked: Acked) -> None:
+    """The restarted server answers with everything acknowledged before the kills: orders (open
+    or in the order history), closes (order history), trades and ledger entries (same rows), and
+    every balance a client saw (a ledger entry's balance, or the current one)."""
+    full = HISTORY_LIMIT
+    orders: set[int] = set()
+    closed: set[int] = set()
+    trades: dict[tuple[int, int], Any] = {}
+    ledgers: dict[tuple[int, int], Any] = {}
+    balances: set[tuple[int, str, str, Any]] = set()
+    oldest = {"orders": 0, "trades": 0, "ledgers": 0}  # below these ids a full answer is cut off
+    ledgers_cut: set[int] = set()  # users whose ledger history is longer than one answer
+    for name, account in accounts.items():
+        user = account.user_id
+
+        def rows(path: str) -> list[Any]:
+            status, answer = answers[f"{name} {path}"]
+            assert status == 200, (trial, path, answer)
+            return answer
+
+        history = rows("auth/r/orders/hist")
+        orders |= {row[0] for row in rows("auth/r/orders")} | {row[0] for row in history}
+        closed |= {row[0] for row in history}
+        trade_rows = rows("auth/r/trades/hist")
+        trades.update({(user, row[0]): row for row in trade_rows})
+        ledger_rows = rows("auth/r/ledgers/hist")
+        ledgers.update({(user, row[0]): row for row in ledger_rows})
+        balances |= {(user, row[2], row[1], row[6]) for row in ledger_rows}
+        balances |= {(user, row[0], row[1], row[2]) for row in rows("auth/r/wallets")}
+        for what, got in (("orders", history), ("trades", trade_rows), ("ledgers", ledger_rows)):
+            if len(got) >= full:
+                oldest[what] = max(oldest[what], min(row[0] for row in got))
+        if len(ledger_rows) >= full:
+            ledgers_cut.add(user)
+
+    def lost(what: str, seen: Any, present: Any) -> None:
+        missing = sorted(set(seen) - set(present))[:10]
+        assert not missing, f"trial {trial}: acknowledged {what} missing after restart: {missing}"
+
+    lost("orders", {i for i in acked.orders if i > oldest["orders"]}, orders)
+    lost("closes", {i for i in acked.closed if i > oldest["orders"]}, closed)
+    lost("trades", {k for k in acked.trades if k[1] > oldest["trades"]}, trades)
+    lost("ledger entries", {k for k in acked.ledgers if k[1] > oldest["ledgers"]}, ledgers)
+    lost("balances", {b for b in acked.balances if b[3] != 0 and b[0] not in ledgers_cut}, balances)
+    for what, seen, present in (("trade", acked.trades, trades), ("ledger entry", acked.ledgers, ledgers)):
+        changed = [key for key, row in seen.items() if key in present and present[key] != row][:5]
+        assert not changed, f"trial {trial}: {what} rows differ from what was acknowledged: {changed}"
 
 
 def views_of(base: str, accounts: dict[str, Account]) -> dict[str, Any]:
@@ -394,9 +472,9 @@ def views_of(base: str, accounts: dict[str, Account]) -> dict[str, Any]:
                 for path, body in (
                     ("auth/r/wallets", {}),
                     ("auth/r/orders", {}),
-                    ("auth/r/orders/hist", {"limit": 2500}),
-                    ("auth/r/trades/hist", {"limit": 2500}),
-                    ("auth/r/ledgers/hist", {"limit": 2500}),
+                    ("auth/r/orders/hist", {"limit": HISTORY_LIMIT}),
+                    ("auth/r/trades/hist", {"limit": HISTORY_LIMIT}),
+                    ("auth/r/ledgers/hist", {"limit": HISTORY_LIMIT}),
                 ):
                     answers[f"{name} {path}"] = await client.post(path, body)
         return answers
@@ -414,49 +492,72 @@ def reference_views(data_dir: Path, accounts: dict[str, Account]) -> dict[str, A
         reference.close()
 
 
+def copy_journal(data_dir: Path, into: Path) -> Path:
+    """The journal files alone (no snapshot, no history), as they are while no server runs."""
+    into.mkdir()
+    for suffix in ("", "-wal", "-shm"):
+        source = data_dir / (JOURNAL_FILE + suffix)
+        if source.exists():
+            shutil.copy(source, into / (JOURNAL_FILE + suffix))
+    return into
+
+
 def test_acknowledged_api_commands_survive_kill_9(tmp_path: Path) -> None:
     registry = load_registry()
     rng = random.Random(7)
-    checked = compared = 0
+    config = tmp_path / "snapshotting.toml"
+    config.write_text(SNAPSHOTTING)
+    checked = compared = present = 0
     started = time.monotonic()
-    for trial in range(TRIALS):
-        if trial % RESTARTS_PER_DIR == 0:
-            # a fresh directory now and then: each check replays the whole journal from seq 1
-            data_dir = tmp_path / f"data{trial}"
-            accounts = create_accounts(data_dir, registry)
-            all_acked = Acked()
-            restarted = False
-        if restarted:
-            copy = tmp_path / f"reference{trial}"
-            copy.mkdir()
-            for suffix in ("", "-wal", "-shm"):
-                if (data_dir / (JOURNAL_FILE + suffix)).exists():
-                    shutil.copy(data_dir / (JOURNAL_FILE + suffix), copy / (JOURNAL_FILE + suffix))
-        server, base = start_server(data_dir, tmp_path / "server.log")
-        try:
-            if restarted:
-                # the restarted server's views (history caught up from the journal, books from
-                # the core) answer exactly what views re-derived from the whole journal answer
-                recovered_views = views_of(base, accounts)
-                expected = reference_views(copy, accounts)
-                differ = [path for path in expected if recovered_views[path] != expected[path]]
-                assert not differ, f"trial {trial}: views after restart differ from a fresh replay: {differ}"
-                assert all(status == 200 for status, _ in expected.values())
-                compared += 1
-            acked = asyncio.run(load_then_kill(server, base, accounts, trial, rng.uniform(0.2, 0.8)))
-        finally:
-            if server.poll() is None:  # a failed check must not leave a server behind
-                server.kill()
-                server.wait()
-            if server.stdout is not None:
-                server.stdout.close()
-        all_acked.merge(acked)
-        check_against_replay(trial, data_dir, registry, accounts, all_acked)
-        checked += acked.count()
-        assert acked.orders and acked.trades and acked.balances, f"trial {trial}: no load reached the server"
-        restarted = True
+    directories = [list(range(start, min(start + RESTARTS_PER_DIR, TRIALS))) for start in range(0, TRIALS, RESTARTS_PER_DIR)]
+    for number, trials in enumerate(directories):
+        data_dir = tmp_path / f"data{number}"
+        compacting = number % 2 == 1
+        server_config = config if compacting else None
+        accounts = create_accounts(data_dir, registry)
+        all_acked = Acked()
+        for trial in [*trials, None]:  # None: a last restart to check the last kill
+            restarted = trial != trials[0]
+            if restarted and not compacting:
+                reference_dir = copy_journal(data_dir, tmp_path / f"reference{number}-{trial}")
+            server, base = start_server(data_dir, tmp_path / "server.log", server_config)
+            try:
+                if restarted:
+                    answers = views_of(base, accounts)
+                    check_present(trial, answers, accounts, all_acked)
+                    present += 1
+                    if not compacting:
+                        # the restarted server's views (history caught up from the journal, books
+                        # from the core) answer exactly what views re-derived from seq 1 answer
+                        expected = reference_views(reference_dir, accounts)
+                        differ = [path for path in expected if answers[path] != expected[path]]
+                        assert not differ, f"trial {trial}: views after restart differ from a fresh replay: {differ}"
+                        compared += 1
+                if trial is None:
+                    break
+                acked = asyncio.run(load_then_kill(server, base, accounts, trial, rng.uniform(0.2, 0.8)))
+            finally:
+                if server.poll() is None:  # a failed check (or the last restart) leaves no server
+                    server.kill()
+                    server.wait()
+                if server.stdout is not None:
+                    server.stdout.close()
+            all_acked.merge(acked)
+            if compacting:
+                check_compacted(trial, data_dir, registry, accounts)
+            else:
+                check_against_replay(trial, data_dir, registry, accounts, all_acked)
+            checked += acked.count()
+            assert acked.orders and acked.trades and acked.balances, f"trial {trial}: no load reached the server"
+        if compacting:
+            journal = Journal.open(data_dir, lock=False)
+            try:
+                assert journal.compacted_through() > 0, "the snapshotting server never compacted its journal"
+            finally:
+                journal.close()
     print(
         f"API kill -9: {TRIALS} kills, {checked} acknowledged orders/closes/trades/ledger entries/"
-        f"balances checked, views compared after {compared} restarts, {time.monotonic() - started:.1f} s"
+        f"balances checked, present after {present} restarts, views equal to a fresh replay after "
+        f"{compared}, {time.monotonic() - started:.1f} s"
     )
     assert checked > TRIALS * 50, "the load was too light to mean anything"
