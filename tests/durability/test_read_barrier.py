@@ -1,21 +1,26 @@
 """Nothing a reply shows can be lost: authenticated reads wait for the durability of what they read.
 
 The core applies a command before its journal batch is durable (group commit), so a read of the
-core (wallets, open orders) may see a command that a crash would still take back. The journal
-writer is held here, a deposit is applied but not durable, and ``auth/r/wallets`` is asked: an
-answer that shows the deposit must not leave before the deposit is durable.
+core (wallets, open orders, the WebSocket auth snapshots) may see a command that a crash would
+still take back. The journal writer is held here, a command is applied but not durable, and the
+API is asked: an answer that shows it must not leave before it is durable.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from tests.e2e.conftest import RunningServer
 from tests.e2e.test_auth_rest import Signed
+from tests.e2e.test_ws_auth import auth_frame
 from venue.config import load_settings
 from venue.core.commands import Deposit, SubmitOrder
 from venue.core.numbers import parse_amount, parse_price
@@ -105,3 +110,45 @@ def test_an_open_orders_read_does_not_list_an_order_before_it_is_durable(tmp_pat
 
 async def _await(future: Any) -> Any:
     return await asyncio.wait_for(future, 10)
+
+
+def test_a_ws_auth_snapshot_shows_only_durable_state_and_nothing_twice(tmp_path: Path) -> None:
+    """The ``ws`` snapshot sent on auth must not show a deposit that is not durable yet; and the
+    deposit, once durable, must not come again as a ``wu`` after a snapshot that held it."""
+    settings = replace(load_settings(data_dir=tmp_path, port=0), rate_limits=False, durability="full")
+    server = RunningServer(settings)
+    try:
+        user_id, key, secret = server.create_account("reader", {"USD": "10000"})
+        gate = _hold_the_journal_writer(server)
+
+        async def deposit_not_awaited() -> Any:
+            return server.ctx.sequencer.submit_nowait(Deposit(user_id, "USD", parse_amount("5000")))
+
+        pending = server.run(deposit_not_awaited())
+
+        async def authenticate() -> tuple[bool, list[Any], list[Any]]:
+            async with aiohttp.ClientSession() as session, session.ws_connect(server.ws_url) as ws:
+                await ws.send_str(auth_frame(key, secret))
+                while True:
+                    frame = json.loads((await ws.receive(timeout=10)).data)
+                    if isinstance(frame, list) and frame[1] == "ws":
+                        released, snapshot = gate.is_set(), frame[2]
+                        break
+                later = []
+                with contextlib.suppress(asyncio.TimeoutError):
+                    while True:
+                        later.append(json.loads((await ws.receive(timeout=0.5)).data))
+                return released, snapshot, later
+
+        threading.Timer(0.5, gate.set).start()
+        released, snapshot, later = asyncio.run(authenticate())
+        balance = {(row[0], row[1]): row[2] for row in snapshot}[("exchange", "USD")]
+        if balance == 15000:
+            assert released, "the auth snapshot showed a deposit that was not durable yet"
+            again = [f for f in later if isinstance(f, list) and f[1] == "wu" and f[2][2] == 15000]
+            assert not again, f"the deposit came twice: in the snapshot and as {again}"
+        else:
+            assert balance == 10000
+        server.run(_await(pending))
+    finally:
+        server.close()

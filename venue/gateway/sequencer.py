@@ -198,6 +198,19 @@ class Sequencer:
         if seq > self._released_seq:
             raise SequencerStopped(f"seq {seq} was never made durable: {self._failed!r}")
 
+    async def wait_caught_up(self, max_rounds: int = 100) -> bool:
+        """Return once nothing applied is waiting for durability (``released_seq == last_seq``),
+        so that the core holds exactly the acknowledged state *now*, in this loop callback.
+
+        For reads whose answer stays valid afterwards (a WebSocket auth snapshot: later events
+        must all be newer than it). Commands may be applied while this waits, so it waits again,
+        at most ``max_rounds`` commits; False if it gave up (the caller then reads anyway)."""
+        for _ in range(max_rounds):
+            if self._released_seq >= self._seq:
+                return True
+            await self.wait_released(self._seq)
+        return self._released_seq >= self._seq
+
     async def flush(self) -> None:
         """Wait until everything applied so far has been released."""
         if self.journal is not None and hasattr(self.journal, "wait_durable"):
