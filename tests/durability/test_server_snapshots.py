@@ -81,6 +81,20 @@ def test_the_server_snapshots_compacts_and_restarts_from_a_snapshot(tmp_path: Pa
     finally:
         restarted.close()
     assert after == before
+
+    # the newest snapshot rots: the next start falls back to the previous one (the journal still
+    # holds everything after it) and answers the same
+    newest = SnapshotStore(tmp_path).list()[0].path
+    data = bytearray(newest.read_bytes())
+    data[-10] ^= 0xFF
+    newest.write_bytes(bytes(data))
+    fallback = recover(tmp_path)
+    assert fallback.snapshot_seq == kept[1].seq and fallback.skipped_snapshots
+    restarted = RunningServer(settings)
+    try:
+        assert _views(restarted, accounts) == before
+    finally:
+        restarted.close()
     assert before["trades/tBTCUSD/hist?limit=10000"], "the orders traded"
     assert all(answer[0] == 200 for key, answer in before.items() if "auth/" in key)
 
