@@ -105,3 +105,28 @@ def test_snapshot_settings_are_checked() -> None:
     with pytest.raises(ConfigError):
         load_settings(snapshot_every=-1)
     assert load_settings(snapshot_every=0).snapshot_every == 0
+
+
+def test_compaction_never_passes_what_the_history_has_on_disk(tmp_path: Path) -> None:
+    """The history commits without fsync (synchronous=NORMAL); a power cut can take back its
+    last batches, which must then be re-derived from the journal. So the compaction floor is
+    the history's seq as of a checkpoint (which fsyncs the WAL), taken when compaction asks."""
+    server = RunningServer(_settings(tmp_path, snapshot_every=10, snapshot_keep=2))
+    try:
+        server.create_account("a", {"USD": "1000"})
+        history = server.ctx.market_data.history
+        floor = server.server._store.snapshotter.compact_floor
+        statements: list[str] = []
+
+        async def ask_floor() -> int:
+            history.flush()
+            history._db.set_trace_callback(statements.append)
+            try:
+                return floor()
+            finally:
+                history._db.set_trace_callback(None)
+
+        assert server.run(ask_floor()) == history.last_seq() > 0
+        assert any("wal_checkpoint" in statement for statement in statements), statements
+    finally:
+        server.close()

@@ -181,8 +181,9 @@ def open_backend(settings: Settings, registry: Registry, clock: Clock) -> Backen
                 SnapshotStore(data_dir, keep=settings.snapshot_keep),
                 every_commands=settings.snapshot_every,
                 every_seconds=settings.snapshot_interval_s,
-                # compaction must leave the views every record they have not stored yet
-                compact_floor=market_data.history.last_seq,
+                # compaction must leave the views every record they have not stored on disk
+                # yet (a power cut may take back what is stored but not synced)
+                compact_floor=market_data.history.sync,
             )
             sequencer.add_after_apply(snapshotter.after_apply)
     except BaseException:
