@@ -152,3 +152,43 @@ def test_a_ws_auth_snapshot_shows_only_durable_state_and_nothing_twice(tmp_path:
         server.run(_await(pending))
     finally:
         server.close()
+
+
+def test_a_ws_calc_answer_shows_only_durable_balances(tmp_path: Path) -> None:
+    settings = replace(load_settings(data_dir=tmp_path, port=0), rate_limits=False, durability="full")
+    server = RunningServer(settings)
+    try:
+        user_id, key, secret = server.create_account("reader", {"USD": "10000"})
+
+        async def calc_while_a_deposit_is_not_durable() -> tuple[bool, Any]:
+            async with aiohttp.ClientSession() as session, session.ws_connect(server.ws_url) as ws:
+                await ws.send_str(auth_frame(key, secret))
+                while True:  # authenticated, snapshots received
+                    frame = json.loads((await ws.receive(timeout=10)).data)
+                    if isinstance(frame, list) and frame[1] == "ws":
+                        break
+                gate = _hold_the_journal_writer(server)
+
+                async def deposit_not_awaited() -> Any:
+                    return server.ctx.sequencer.submit_nowait(Deposit(user_id, "USD", parse_amount("5000")))
+
+                pending = await asyncio.wrap_future(
+                    asyncio.run_coroutine_threadsafe(deposit_not_awaited(), server.loop)
+                )
+                threading.Timer(0.5, gate.set).start()
+                await ws.send_str(json.dumps([0, "calc", None, [["wallet_exchange_USD"]]]))
+                while True:
+                    frame = json.loads((await ws.receive(timeout=10)).data)
+                    if isinstance(frame, list) and frame[1] == "wu":
+                        seen = gate.is_set(), frame[2]
+                        break
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_await(pending), server.loop))
+                return seen
+
+        released, wallet = asyncio.run(calc_while_a_deposit_is_not_durable())
+        if wallet[2] == 15000:
+            assert released, "a calc answer showed a deposit that was not durable yet"
+        else:
+            assert wallet[2] == 10000
+    finally:
+        server.close()

@@ -259,8 +259,8 @@ class WsServer:
             return None
 
     async def wait_acknowledged_state(self) -> None:
-        """Before an auth: the ``ps ws os …`` snapshots are read from the core, which also
-        holds commands applied but not durable yet. Wait until it holds none, so a snapshot
+        """Before an auth or a ``calc``: the ``ps ws os …`` snapshots and ``wu``/``bu`` answers
+        are read from the core, which also holds commands applied but not durable yet. Wait until it holds none, so a snapshot
         shows only what a crash cannot take back, and every later channel-0 update is newer
         than the snapshot (no order announced twice)."""
         wait = getattr(self.ctx.sequencer, "wait_caught_up", None)
@@ -374,9 +374,11 @@ class WsServer:
         task.add_done_callback(self._tasks.discard)
 
 
-def _may_be_auth(data: str | bytes) -> bool:
-    """Cheap pre-check for an auth event (the session parses it properly)."""
-    return ("auth" in data) if isinstance(data, str) else (b"auth" in data)
+def _reads_the_core(session: WsSession, data: str | bytes) -> bool:
+    """Cheap pre-check (the session parses the frame properly) for the inputs answered from the
+    core's state: an auth event (its snapshots) and, once authenticated, a ``calc`` input."""
+    word = "auth" if session.authenticated_user is None else "calc"
+    return (word in data) if isinstance(data, str) else (word.encode() in data)
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
@@ -405,7 +407,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT or message.type == WSMsgType.BINARY:
-                if session.authenticated_user is None and _may_be_auth(message.data):
+                if _reads_the_core(session, message.data):
                     await server.wait_acknowledged_state()
                 session.receive_text(message.data)
                 server.carry_out(session)
