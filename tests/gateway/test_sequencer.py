@@ -198,3 +198,19 @@ async def test_wait_released_fails_when_the_journal_fails_first() -> None:
     journal.fail(OSError("disk full"))
     with pytest.raises(SequencerStopped):
         await asyncio.wait_for(waiter, 1)
+
+
+async def test_a_reader_is_not_failed_by_a_submitter_that_gave_up() -> None:
+    """A client that disconnects cancels its submit; readers waiting for that seq still get
+    released when it is durable (no spurious 'journal failed')."""
+    journal = HeldJournal()
+    seq = Sequencer(FakeExchange(), journal, clock=ManualClock(1_000))
+    submitter = asyncio.ensure_future(seq.submit(CreateUser("alice")))
+    await asyncio.sleep(0)
+    waiter = asyncio.ensure_future(seq.wait_released(1))
+    await asyncio.sleep(0)
+    submitter.cancel()
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    journal.make_durable(1)
+    await asyncio.wait_for(waiter, 1)

@@ -25,6 +25,8 @@ synchronously between two commands, which is the only moment the core state is c
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import time
 from collections import deque
@@ -99,6 +101,9 @@ class Sequencer:
         self._released_seq = last_seq
         self._wait_durable = journal is not None and journal.waits_for_durability
         self._failed: BaseException | None = None
+        # wait_released callers: (seq, tie-breaker, future), smallest seq first
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiter_ids = itertools.count()
         self.recovered: Any = None  # store.recovery.Recovered when built by open_sequencer
         self.snapshotter: Any = None  # store.snapshot.Snapshotter when built by open_sequencer
         if journal is not None:
@@ -189,14 +194,12 @@ class Sequencer:
         ``SequencerStopped`` if the journal failed before ``seq`` was durable."""
         if seq <= self._released_seq:
             return
-        for entry in reversed(self._pending):
-            if entry[0] <= seq:
-                future = entry[3]
-                if future is not None:
-                    await asyncio.wait([future])  # its outcome is the submitter's business
-                break
-        if seq > self._released_seq:
+        if self._failed is not None:
             raise SequencerStopped(f"seq {seq} was never made durable: {self._failed!r}")
+        # our own future: a submitter's may be cancelled (its client went away) before release
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (seq, next(self._waiter_ids), future))
+        await future
 
     async def wait_caught_up(self, max_rounds: int = 100) -> bool:
         """Return once nothing applied is waiting for durability (``released_seq == last_seq``),
@@ -262,6 +265,10 @@ class Sequencer:
             _, _, _, future = self._pending.popleft()
             if future is not None and not future.done():
                 future.set_exception(error)
+        for _, _, waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(error)
+        self._waiters.clear()
 
     def _release(
         self,
@@ -283,6 +290,11 @@ class Sequencer:
                 future.set_exception(result)
             else:
                 future.set_result(result)
+        waiters = self._waiters
+        while waiters and waiters[0][0] <= seq:
+            waiter = heapq.heappop(waiters)[2]
+            if not waiter.done():  # a reader that went away cancelled it
+                waiter.set_result(None)
 
 
 # -- wiring: recover a data directory and start sequencing on it --------------------------------
