@@ -33,7 +33,7 @@ Every 10 kills start a fresh data directory; every second one runs a server that
 is gone, so recovery is compared with ``venue journal verify``'s replay from the oldest kept
 snapshot (the acknowledged state is still checked through the restarted server's API).
 
-20 kills in CI (about 40 s); VENUE_LONG_TESTS=1 runs 100.
+20 kills in CI (about 30 s); VENUE_LONG_TESTS=1 runs 100, under durability ``os`` too.
 ``VENUE_CRASH_DURABILITY=none`` makes this test fail (acknowledged commands are lost).
 """
 
@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.e2e.conftest import RunningServer
 from venue.config import load_settings
@@ -270,12 +271,12 @@ async def drive_ws(
 # -- the server --------------------------------------------------------------------------------
 
 
-def start_server(data_dir: Path, log: Path, config: Path | None) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(data_dir: Path, log: Path, config: Path | None, durability: str) -> tuple[subprocess.Popen[bytes], str]:
     extra = ["--config", str(config)] if config is not None else []
     with open(log, "ab") as log_file:
         server = subprocess.Popen(
             [sys.executable, "-m", "venue", "serve", "--data-dir", str(data_dir), "--port", "0",
-             "--no-rate-limits", "--durability", DURABILITY, *extra],
+             "--no-rate-limits", "--durability", durability, *extra],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.PIPE,
@@ -502,7 +503,8 @@ def copy_journal(data_dir: Path, into: Path) -> Path:
     return into
 
 
-def test_acknowledged_api_commands_survive_kill_9(tmp_path: Path) -> None:
+@pytest.mark.parametrize("durability", [DURABILITY, *(["os"] if LONG else [])])
+def test_acknowledged_api_commands_survive_kill_9(tmp_path: Path, durability: str) -> None:
     registry = load_registry()
     rng = random.Random(7)
     config = tmp_path / "snapshotting.toml"
@@ -521,7 +523,7 @@ def test_acknowledged_api_commands_survive_kill_9(tmp_path: Path) -> None:
             restarted = trial != trials[0]
             if restarted and not compacting:
                 reference_dir = copy_journal(data_dir, tmp_path / f"reference{number}-{trial}")
-            server, base = start_server(data_dir, tmp_path / "server.log", server_config)
+            server, base = start_server(data_dir, tmp_path / "server.log", server_config, durability)
             try:
                 if restarted:
                     answers = views_of(base, accounts)
@@ -558,7 +560,7 @@ def test_acknowledged_api_commands_survive_kill_9(tmp_path: Path) -> None:
             finally:
                 journal.close()
     print(
-        f"API kill -9: {TRIALS} kills, {checked} acknowledged orders/closes/trades/ledger entries/"
+        f"API kill -9, durability {durability}: {TRIALS} kills, {checked} acknowledged orders/closes/trades/ledger entries/"
         f"balances checked, present after {present} restarts, views equal to a fresh replay after "
         f"{compared}, {time.monotonic() - started:.1f} s"
     )
