@@ -73,6 +73,12 @@ class Settings:
     tick_interval_s: float = 1.0
     # how often the views persist their batches (history tables)
     flush_interval_s: float = 0.5
+    # core snapshots every this many commands or seconds, whichever comes first (0 commands: no
+    # snapshots, and so no compaction); the newest snapshot_keep are kept, and journal records
+    # the oldest kept one covers are compacted away (store/snapshot.py)
+    snapshot_every: int = 100_000
+    snapshot_interval_s: float = 300.0
+    snapshot_keep: int = 3
     markets_file: Path | None = None
     admin: bool = True
     # answer public GETs on the plain port without aiohttp's per-request objects (server.py)
@@ -99,6 +105,10 @@ class Settings:
                 raise ConfigError("a TLS port needs --tls-cert and --tls-key, or --self-signed")
         if self.tick_interval_s <= 0 or self.flush_interval_s <= 0:
             raise ConfigError("tick and flush intervals must be positive")
+        if self.snapshot_every < 0 or self.snapshot_interval_s <= 0 or self.snapshot_keep < 1:
+            raise ConfigError(
+                "snapshot_every must be 0 or more, snapshot_interval_s positive, snapshot_keep 1 or more"
+            )
         for name, limit in self.rate_limit_per_minute.items():
             if not isinstance(limit, int) or limit <= 0:
                 raise ConfigError(

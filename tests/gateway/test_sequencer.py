@@ -152,3 +152,65 @@ def test_submit_nowait_without_a_loop_applies_nothing() -> None:
     with pytest.raises(RuntimeError):
         seq.submit_nowait(Tick())
     assert seq.last_seq == 0
+
+
+async def test_wait_released_returns_once_the_commit_holding_the_seq_is_released() -> None:
+    journal = HeldJournal()
+    seq = Sequencer(FakeExchange(), journal, clock=ManualClock(1_000))
+    seq.submit_nowait(CreateUser("alice"))
+    seq.submit_nowait(CreateUser("bob"))
+    waiter = asyncio.ensure_future(seq.wait_released(1))
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    seq.submit_nowait(CreateUser("carol"))  # newer commands do not hold the reader back
+    journal.make_durable(1)
+    await asyncio.wait_for(waiter, 1)
+    await seq.wait_released(1)  # already released: returns at once
+
+
+async def test_wait_caught_up_waits_for_commands_applied_meanwhile() -> None:
+    journal = HeldJournal()
+    seq = Sequencer(FakeExchange(), journal, clock=ManualClock(1_000))
+    seq.submit_nowait(CreateUser("alice"))
+    waiter = asyncio.ensure_future(seq.wait_caught_up())
+    await asyncio.sleep(0)
+    seq.submit_nowait(CreateUser("bob"))
+    journal.make_durable(1)
+    await asyncio.sleep(0.01)
+    assert not waiter.done(), "bob is applied but not durable: the core is not caught up"
+    journal.make_durable(2)
+    assert await asyncio.wait_for(waiter, 1) is True
+    assert seq.released_seq == seq.last_seq == 2
+
+
+async def test_wait_released_fails_when_the_journal_fails_first() -> None:
+    from venue.gateway.sequencer import SequencerStopped
+
+    class FailingJournal(HeldJournal):
+        def add_failure_listener(self, fn: Callable[[BaseException], None]) -> None:
+            self.fail = fn
+
+    journal = FailingJournal()
+    seq = Sequencer(FakeExchange(), journal, clock=ManualClock(1_000))
+    seq.submit_nowait(CreateUser("alice")).add_done_callback(lambda f: f.exception())
+    waiter = asyncio.ensure_future(seq.wait_released(1))
+    await asyncio.sleep(0)
+    journal.fail(OSError("disk full"))
+    with pytest.raises(SequencerStopped):
+        await asyncio.wait_for(waiter, 1)
+
+
+async def test_a_reader_is_not_failed_by_a_submitter_that_gave_up() -> None:
+    """A client that disconnects cancels its submit; readers waiting for that seq still get
+    released when it is durable (no spurious 'journal failed')."""
+    journal = HeldJournal()
+    seq = Sequencer(FakeExchange(), journal, clock=ManualClock(1_000))
+    submitter = asyncio.ensure_future(seq.submit(CreateUser("alice")))
+    await asyncio.sleep(0)
+    waiter = asyncio.ensure_future(seq.wait_released(1))
+    await asyncio.sleep(0)
+    submitter.cancel()
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    journal.make_durable(1)
+    await asyncio.wait_for(waiter, 1)

@@ -3,6 +3,9 @@ written only once the journal holds their seq."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -155,3 +158,58 @@ async def test_open_sequencer_restarts_from_snapshot_plus_tail(tmp_path: Path) -
     assert again.last_seq == 23
     await again.submit(Tick())
     await again.close()
+
+
+def test_a_forked_snapshot_writer_does_not_keep_the_data_directory_locked(tmp_path: Path) -> None:
+    """Kill -9 of a server while its forked writer still serializes a big state: the restarted
+    server must be able to lock the directory at once, not when the orphan finishes."""
+
+    class SlowExchange:
+        def snapshot(self) -> bytes:
+            time.sleep(3)
+            return b"state"
+
+    journal = Journal.open(tmp_path)
+    snapshotter = Snapshotter(SlowExchange(), journal, SnapshotStore(tmp_path), fork=True)
+    pid = snapshotter._fork_writer(1, 1)
+    try:
+        journal.close()  # the server is gone; its writer child still runs
+        time.sleep(0.5)  # the child is well into its snapshot
+        again = Journal.open(tmp_path)  # JournalLocked if the child held the lock
+        again.close()
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def test_a_forked_snapshot_writer_does_not_keep_the_servers_sockets(tmp_path: Path) -> None:
+    """Kill -9 of a server while its forked writer still runs: the port must be free for the
+    restarted server (and clients must see their connections close), not held by the orphan."""
+    import socket
+
+    class SlowExchange:
+        def snapshot(self) -> bytes:
+            time.sleep(3)
+            return b"state"
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    journal = Journal.open(tmp_path)
+    snapshotter = Snapshotter(SlowExchange(), journal, SnapshotStore(tmp_path), fork=True)
+    pid = snapshotter._fork_writer(1, 1)
+    try:
+        listener.close()  # the server is gone; its writer child still runs
+        journal.close()
+        time.sleep(0.5)  # the child is well into its snapshot
+        again = socket.socket()
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            again.bind(("127.0.0.1", port))
+            again.listen()  # EADDRINUSE if the child still listens on the port
+        finally:
+            again.close()
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)

@@ -7,8 +7,9 @@ Each handler runs the same steps, in this order:
 3. parse the JSON body (empty body = ``{}``) with the protocol parsers;
 4. writes: submit a command through the sequencer and render its events; reads: query the
    core's read methods, the preferences sub-state or the history view;
-5. answer JSON; any refusal is raised as ``ProtocolError`` and rendered once by app.py's error
-   middleware as HTTP 500 ``["error", CODE, "text"]`` (§9).
+5. answer JSON once every command the answer may reflect is durable (read barrier,
+   ``Sequencer.wait_released``); any refusal is raised as ``ProtocolError`` and rendered once
+   by app.py's error middleware as HTTP 500 ``["error", CODE, "text"]`` (§9).
 
 Invariants:
 - the user is always the authenticated key's user: no input field can name another user, and
@@ -123,6 +124,11 @@ def _endpoint(ctx: Any, scope: str | None, write: bool, handler: Handler) -> Cal
             require_permission(key, scope, write)
         body = private.parse_body(raw)
         result = await handler(AuthRequest(ctx, key, body, dict(request.match_info)))
+        # Reads of the core (wallets, open orders, the key itself) see commands that are applied
+        # but not yet durable: the answer leaves only once what it may show is durable.
+        wait_released = getattr(ctx.sequencer, "wait_released", None)
+        if wait_released is not None:
+            await wait_released(ctx.sequencer.last_seq)
         return json_response(dumps(result))
 
     return handle

@@ -25,6 +25,8 @@ synchronously between two commands, which is the only moment the core state is c
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 import time
 from collections import deque
@@ -99,6 +101,9 @@ class Sequencer:
         self._released_seq = last_seq
         self._wait_durable = journal is not None and journal.waits_for_durability
         self._failed: BaseException | None = None
+        # wait_released callers: (seq, tie-breaker, future), smallest seq first
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._waiter_ids = itertools.count()
         self.recovered: Any = None  # store.recovery.Recovered when built by open_sequencer
         self.snapshotter: Any = None  # store.snapshot.Snapshotter when built by open_sequencer
         if journal is not None:
@@ -178,6 +183,37 @@ class Sequencer:
             await self.journal.aclose()  # type: ignore[attr-defined]
             # aclose delivered the last durable callbacks: everything pending is released
 
+    async def wait_released(self, seq: int) -> None:
+        """Return once every command up to ``seq`` is released (durable and told to listeners).
+
+        Read barrier: ``exchange`` already holds commands that are applied but not yet durable,
+        so an answer computed from it must wait for ``last_seq`` as it was when it was computed
+        (``await wait_released(seq_read)``) before it leaves: else a crash could take back a
+        balance, an order or a key that a reply already showed. Bounded: the commit that holds
+        ``seq`` is at most one batch away, whatever is submitted meanwhile. Raises
+        ``SequencerStopped`` if the journal failed before ``seq`` was durable."""
+        if seq <= self._released_seq:
+            return
+        if self._failed is not None:
+            raise SequencerStopped(f"seq {seq} was never made durable: {self._failed!r}")
+        # our own future: a submitter's may be cancelled (its client went away) before release
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (seq, next(self._waiter_ids), future))
+        await future
+
+    async def wait_caught_up(self, max_rounds: int = 100) -> bool:
+        """Return once nothing applied is waiting for durability (``released_seq == last_seq``),
+        so that the core holds exactly the acknowledged state *now*, in this loop callback.
+
+        For reads whose answer stays valid afterwards (a WebSocket auth snapshot: later events
+        must all be newer than it). Commands may be applied while this waits, so it waits again,
+        at most ``max_rounds`` commits; False if it gave up (the caller then reads anyway)."""
+        for _ in range(max_rounds):
+            if self._released_seq >= self._seq:
+                return True
+            await self.wait_released(self._seq)
+        return self._released_seq >= self._seq
+
     async def flush(self) -> None:
         """Wait until everything applied so far has been released."""
         if self.journal is not None and hasattr(self.journal, "wait_durable"):
@@ -229,6 +265,10 @@ class Sequencer:
             _, _, _, future = self._pending.popleft()
             if future is not None and not future.done():
                 future.set_exception(error)
+        for _, _, waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(error)
+        self._waiters.clear()
 
     def _release(
         self,
@@ -250,6 +290,11 @@ class Sequencer:
                 future.set_exception(result)
             else:
                 future.set_result(result)
+        waiters = self._waiters
+        while waiters and waiters[0][0] <= seq:
+            waiter = heapq.heappop(waiters)[2]
+            if not waiter.done():  # a reader that went away cancelled it
+                waiter.set_result(None)
 
 
 # -- wiring: recover a data directory and start sequencing on it --------------------------------

@@ -93,6 +93,37 @@ def _resting_orders(exchange: Any, registry: Registry) -> list[Any]:
     return orders
 
 
+def _rebuild_views(
+    data_dir: Path, registry: Registry, market_data: Any, views_seq: int, recovered: Any
+) -> Any:
+    """The views stored commands the journal does not have: a corrupt tail that recovery
+    dropped, or a crash under durability ``os``/``none`` that lost journal records the views had
+    already stored. New commands will reuse those seqs (and trade, order and ledger ids), and
+    rows and candle aggregates cannot be taken back one by one: set the history file aside
+    (``history.sqlite.ahead``, for inspection) and re-derive every view from the journal."""
+    from venue.store.recovery import RecoveryError, replay_events
+    from venue.views.market_data import MarketData
+
+    log.warning(
+        "the history holds commands up to seq %d but the journal ends at %d: rebuilding the "
+        "views from the journal (the old history is kept as %s.ahead)",
+        views_seq, recovered.last_seq, HISTORY_FILE,
+    )
+    market_data.close()
+    path = data_dir / HISTORY_FILE
+    for suffix in ("", "-wal", "-shm"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            source.replace(path.with_name(f"{path.name}.ahead{suffix}"))
+    fresh = MarketData(registry, path)
+    try:
+        replay_events(data_dir, registry, 0, fresh.apply, upto_seq=recovered.last_seq)
+    except RecoveryError:
+        # compacted: what came before the oldest snapshot exists nowhere any more
+        recovered.views_gap = True
+    return fresh
+
+
 def open_backend(settings: Settings, registry: Registry, clock: Clock) -> Backend:
     """Recover the core from the data directory and attach the views.
 
@@ -127,6 +158,8 @@ def open_backend(settings: Settings, registry: Registry, clock: Clock) -> Backen
             views_last_seq=views_seq,
             on_events=market_data.apply,
         )
+        if views_seq > recovered.last_seq:
+            market_data = _rebuild_views(data_dir, registry, market_data, views_seq, recovered)
         if recovered.views_gap:
             log.warning(
                 "journal records the views had not stored were compacted away: history and "
@@ -140,14 +173,19 @@ def open_backend(settings: Settings, registry: Registry, clock: Clock) -> Backen
             exchange, journal, clock, last_seq=recovered.last_seq, last_ts=recovered.last_ts
         )
         sequencer.add_listener(market_data.apply)
-        snapshotter = Snapshotter(
-            exchange,
-            journal,
-            SnapshotStore(data_dir),
-            # compaction must leave the views every record they have not stored yet
-            compact_floor=market_data.history.last_seq,
-        )
-        sequencer.add_after_apply(snapshotter.after_apply)
+        snapshotter = None
+        if settings.snapshot_every > 0:
+            snapshotter = Snapshotter(
+                exchange,
+                journal,
+                SnapshotStore(data_dir, keep=settings.snapshot_keep),
+                every_commands=settings.snapshot_every,
+                every_seconds=settings.snapshot_interval_s,
+                # compaction must leave the views every record they have not stored on disk
+                # yet (a power cut may take back what is stored but not synced)
+                compact_floor=market_data.history.sync,
+            )
+            sequencer.add_after_apply(snapshotter.after_apply)
     except BaseException:
         market_data.close()
         journal.close()

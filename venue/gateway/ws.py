@@ -276,6 +276,19 @@ class WsServer:
         except (ImportError, NotImplementedError):
             return None
 
+    async def wait_acknowledged_state(self) -> None:
+        """Before an auth or a ``calc``: the ``ps ws os …`` snapshots and ``wu``/``bu`` answers
+        are read from the core, which also holds commands applied but not durable yet. Wait until it holds none, so a snapshot
+        shows only what a crash cannot take back, and every later channel-0 update is newer
+        than the snapshot (no order announced twice)."""
+        wait = getattr(self.ctx.sequencer, "wait_caught_up", None)
+        if wait is not None:
+            try:
+                await wait()
+            except Exception:
+                # the journal failed: the session answers the auth; commands are refused anyway
+                log.warning("auth snapshot taken while the journal is failing", exc_info=True)
+
     def carry_out(self, session: WsSession) -> None:
         """Do what the session asked for after its last input."""
         for request in session.requests_received():
@@ -401,6 +414,13 @@ class WsServer:
         task.add_done_callback(self._tasks.discard)
 
 
+def _reads_the_core(session: WsSession, data: str | bytes) -> bool:
+    """Cheap pre-check (the session parses the frame properly) for the inputs answered from the
+    core's state: an auth event (its snapshots) and, once authenticated, a ``calc`` input."""
+    word = "auth" if session.authenticated_user is None else "calc"
+    return (word in data) if isinstance(data, str) else (word.encode() in data)
+
+
 async def handle(request: web.Request) -> web.StreamResponse:
     """One ``/ws/2`` connection from upgrade to close."""
     ctx = request.app[CTX]
@@ -427,6 +447,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
     try:
         async for message in ws:
             if message.type == WSMsgType.TEXT or message.type == WSMsgType.BINARY:
+                if _reads_the_core(session, message.data):
+                    await server.wait_acknowledged_state()
                 session.receive_text(message.data)
                 server.carry_out(session)
             elif message.type == WSMsgType.ERROR:

@@ -18,9 +18,9 @@ tag or an unknown version is a ``CodecError``.
 
 Speed (every command is encoded on the event loop, every record decoded on replay): classes
 without nested commands encode in one ``orjson.dumps`` call over the field tuple (orjson writes
-enums by value and tuples as arrays exactly like the generic path; it raises on >64-bit ints, and
-the generic path takes over); decoding runs one function compiled per class that checks the
-common field types inline (bench/RESULTS-journal.md).
+enums by value and tuples as arrays exactly like the generic path; with strict integers it
+raises on ints beyond 53 bits, and the generic path takes over); decoding runs one function
+compiled per class that checks the common field types inline (bench/RESULTS-journal.md).
 
 Invariants: ``decode(encode(c)) == c`` for every registered command (meta included: it is
 compared explicitly in tests since dataclass equality skips it), and ``encode`` is a pure function
@@ -47,6 +47,10 @@ _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 _SCALARS = (str, bool, type(None))
 _DUMPS_OPTIONS = orjson.OPT_SORT_KEYS
+# The one-call path must hand every int orjson would write differently from the generic path to
+# that path: orjson writes 2**63 … 2**64-1 as bare numbers (the generic path: as text). Strict
+# integers make it raise beyond 53 bits; such values are rare and take the generic path.
+_FAST_DUMPS_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 
 
 class CodecError(ValueError):
@@ -116,10 +120,10 @@ class Codec:
         if fast is not None:
             # orjson writes enums by value, tuples as arrays and sorts dict keys exactly as the
             # generic path below does; it raises only for what needs that path (ints beyond
-            # 64 bits, odd dict keys) or cannot be encoded at all.
+            # 53 bits, odd dict keys) or cannot be encoded at all.
             head, getter = fast
             try:
-                return orjson.dumps(head + getter(command), option=_DUMPS_OPTIONS)
+                return orjson.dumps(head + getter(command), option=_FAST_DUMPS_OPTIONS)
             except TypeError:
                 pass
         body = self._encode_object(command)

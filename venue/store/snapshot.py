@@ -50,6 +50,13 @@ _PREFIX = "snapshot-"
 _SUFFIX = ".snap"
 
 
+def _max_fd() -> int:
+    try:
+        return int(os.sysconf("SC_OPEN_MAX"))
+    except (AttributeError, ValueError, OSError):
+        return 65536
+
+
 class CorruptSnapshot(ValueError):
     """A snapshot file that is truncated, garbled or not a snapshot."""
 
@@ -250,6 +257,10 @@ class Snapshotter:
         if pid == 0:  # the child: touch nothing but the state and the file, never return
             status = 1
             try:
+                # Inherited descriptors — listening and client sockets, the journal's lock —
+                # would stay open in an orphan if the server is killed meanwhile: the port
+                # stays taken, clients hang, the restart finds the directory locked.
+                os.closerange(3, _max_fd())
                 self.store.write_temp(seq, ts, self.exchange.snapshot(), temp=temp)
                 status = 0
             finally:
