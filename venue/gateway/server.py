@@ -43,6 +43,8 @@ from venue.gateway.app import (
     rate_limit_key,
 )
 from venue.gateway.clock import Clock, SystemClock
+from venue.gateway.http_auth import NONCES_EXTRA
+from venue.gateway.nonce_file import load_nonces, save_nonces, write_nonces
 from venue.gateway.ratelimit import RateLimiter
 from venue.protocol.errors import ProtocolError, http_status
 
@@ -456,6 +458,7 @@ class VenueServer:
             ),
         )
         ctx.sequencer.add_listener(ctx.stats.on_events)
+        ctx.extras[NONCES_EXTRA] = load_nonces(data_dir)
         self.ctx = ctx
         app = build_app(ctx)
         if self.settings.admin:
@@ -522,6 +525,8 @@ class VenueServer:
             self._runner = None
         if self.settings.admin:
             admin.remove_endpoint_file(self.settings.data_dir)
+        if self.ctx is not None and NONCES_EXTRA in self.ctx.extras:
+            save_nonces(self.settings.data_dir, self.ctx.extras[NONCES_EXTRA])
         if self._store is not None:
             await self._store.close()
             self._store = None
@@ -594,11 +599,25 @@ class VenueServer:
 
     async def _flush(self) -> None:
         assert self.ctx is not None
+        await self._save_nonces()
         flush = getattr(self.ctx.market_data, "flush", None)
         if flush is not None:
             result = flush()
             if asyncio.iscoroutine(result):
                 await result
+
+
+    async def _save_nonces(self) -> None:
+        assert self.ctx is not None
+        tracker = self.ctx.extras.get(NONCES_EXTRA)
+        if tracker is None or not tracker.changed():
+            return
+        state = tracker.take_state()
+        try:
+            await asyncio.to_thread(write_nonces, self.settings.data_dir, state)
+        except BaseException:
+            tracker.mark_changed()  # not saved: the next flush tries again
+            raise
 
 
 def _bound_port(site: web.TCPSite) -> int:

@@ -136,15 +136,18 @@ def parse_nonce(value: object) -> int:
 class NonceTracker:
     """The last nonce accepted per API key; one tracker per server, shared by REST and WS.
 
-    Memory is one int per key that ever authenticated. Not persisted: after a restart every key
-    starts again from 0, which is what lets users recover from a client that sent a huge nonce
-    (the real exchange makes them create a new key — clients.md §6).
+    Memory is one int per key that ever authenticated. The server keeps the counters across
+    restarts (``venue/gateway/nonce_file.py``), as Bitfinex does: a signed request captured
+    before a restart cannot be replayed after it, and a client that sent a huge nonce recovers
+    the way it does on Bitfinex, with a new key (clients.md §6). ``changed()`` tells the
+    server whether there is anything new to save.
     """
 
-    __slots__ = ("_last",)
+    __slots__ = ("_last", "_changed")
 
-    def __init__(self) -> None:
-        self._last: dict[str, int] = {}
+    def __init__(self, last: Mapping[str, int] | None = None) -> None:
+        self._last: dict[str, int] = dict(last or {})
+        self._changed = False
 
     def last(self, key: str) -> int:
         return self._last.get(key, 0)
@@ -158,10 +161,23 @@ class NonceTracker:
         """Record ``nonce`` as used (call after ``check`` and after the signature verified)."""
         self.check(key, nonce)
         self._last[key] = nonce
+        self._changed = True
 
     def reset(self, key: str) -> None:
         """Forget a key's nonce (administrative: lets a client restart its counter lower)."""
-        self._last.pop(key, None)
+        if self._last.pop(key, None) is not None:
+            self._changed = True
+
+    def changed(self) -> bool:
+        return self._changed
+
+    def mark_changed(self) -> None:
+        self._changed = True
+
+    def take_state(self) -> dict[str, int]:
+        """A copy of every key's last nonce, marking the tracker saved."""
+        self._changed = False
+        return dict(self._last)
 
 
 # -- REST and WS authentication ---------------------------------------------------------------
