@@ -202,6 +202,58 @@ def test_a_market_buy_that_costs_more_than_available_is_rejected(v: Venue) -> No
     assert v.ex.state_hash() == before
 
 
+def test_a_market_buy_beyond_the_book_must_be_covered_for_its_whole_amount(v: Venue) -> None:
+    # The issue: "Orders that would exceed the available balance are rejected with Bitfinex's
+    # text, not partly accepted". What the book cannot fill is priced at its deepest ask.
+    m = v.user("m", BTC="2")
+    v.order(m, "-0.5", "100")
+    v.order(m, "-0.5", "110", flags=64)  # hidden liquidity counts too
+    buyer = v.user("buyer", USD="200")  # pays for the whole book (105), not for 3 BTC
+    before = v.ex.state_hash()
+    r = rejection(v.order(buyer, "3", None, "EXCHANGE MARKET"))
+    assert (r.code, r.text) == (10001,
+                                "Invalid order: not enough exchange balance for 3.0 BTCUSD at 110.0")
+    assert v.ex.state_hash() == before
+    rich = v.user("rich", USD="325")  # 50 + 55 for the book, 2 × 110 for the rest
+    events = v.order(rich, "3", None, "EXCHANGE MARKET")
+    closed = of_type(events, OrderClosed)[-1].order
+    assert closed.status == ("CANCELED was: PARTIALLY FILLED @ 100.0(0.5), "
+                             "PARTIALLY FILLED @ 110.0(0.5)")
+    assert v.balance(rich, "USD") == (amt(220), amt(220))  # nothing stays held
+    check_invariants(v)
+
+
+def test_a_market_buy_on_an_empty_book_is_priced_at_the_reference_price(v: Venue) -> None:
+    buyer = v.user("buyer", USD="1000")
+    before = v.ex.state_hash()
+    r = rejection(v.order(buyer, "0.1", None, "EXCHANGE MARKET"))  # tBTCUSD reference 90000
+    assert (r.code, r.text) == (
+        10001, "Invalid order: not enough exchange balance for 0.1 BTCUSD at 90000.0")
+    assert v.ex.state_hash() == before
+    events = v.order(buyer, "0.01", None, "EXCHANGE MARKET")  # 900 is covered: nothing to take
+    assert of_type(events, OrderClosed)[0].order.status == "CANCELED"
+    assert v.balance(buyer, "USD") == (amt(1000), amt(1000))
+
+
+@pytest.mark.parametrize("amount, price, kind", [
+    ("1.5", "200", "EXCHANGE IOC"),   # a buy is covered at its limit, whatever the book
+    ("1.5", "200", "EXCHANGE FOK"),
+    ("-2", None, "EXCHANGE MARKET"),  # a sell needs its whole amount of base
+    ("-2", "90", "EXCHANGE IOC"),
+])
+def test_ioc_fok_and_market_sells_beyond_the_balance_are_refused_whole(
+    v: Venue, amount: str, price: str | None, kind: str,
+) -> None:
+    m = v.user("m", BTC="5", USD="1000")
+    v.order(m, "-1", "150")
+    v.order(m, "1", "95")
+    uid = v.user("u", USD="250", BTC="1")
+    before = v.ex.state_hash()
+    r = rejection(v.order(uid, amount, price, kind))
+    assert r.code == 10001 and r.text.startswith("Invalid order: not enough exchange balance for ")
+    assert v.ex.state_hash() == before
+
+
 def test_a_market_order_without_enough_liquidity_fills_what_exists_then_cancels(v: Venue) -> None:
     m = v.user("m", USD="1000")
     v.order(m, "0.2", "100")

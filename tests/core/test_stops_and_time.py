@@ -301,3 +301,22 @@ def test_a_buy_trailing_stop_follows_the_market_down_and_triggers_on_the_rebound
     assert final.type_prev is OrderType.EXCHANGE_TRAILING_STOP
     assert final.status == "EXECUTED @ 120.0(0.5)"
     check_invariants(v)
+
+
+def test_a_triggered_buy_stop_is_covered_for_its_whole_amount_not_only_what_the_book_holds(
+    v: Venue,
+) -> None:
+    # The book holds 0.2 BTC at 110 (22 USD): the stop must still pay for all 0.5 BTC at 110
+    # (55 USD) once it is a market order, as a new market buy would (exchange.py docstring).
+    _trade_at(v, "100")
+    asker = v.user("asker", BTC="5")
+    v.order(asker, "-0.2", "110")
+    u = v.user("u", USD="53")
+    stop_id = accepted_id(v.order(u, "0.5", "105", "EXCHANGE STOP"))  # holds 52.5 USD
+    v.order(asker, "-0.01", "105")
+    events = v.order(v.user("t", USD="1000"), "0.01", "105")
+    closed = last_state(events, stop_id)
+    assert closed.status == "INSUFFICIENT BALANCE (U1)" and closed.amount == amt("0.5")
+    assert not [t for t in trades(events) if stop_id in (t.taker_order_id, t.maker_order_id)]
+    assert v.balance(u, "USD") == (amt(53), amt(53))
+    check_invariants(v)

@@ -24,6 +24,14 @@ Choices the spec leaves open, made here:
   closed ``POSTONLY CANCELED``).
 - A stop whose trigger price is already reached when placed (or amended) triggers at once.
 - Margin (non-EXCHANGE) types are refused with 10001 until margin trading exists.
+- Balance checks at submit (``not enough exchange balance for {amount} {PAIR} at {price}``):
+  a buy must be covered at its limit (IOC/FOK too), a STOP LIMIT at its aux limit, a STOP or
+  TRAILING STOP at its trigger, a sell by its whole amount of base; a market buy by the cost
+  of walking the asks now, hidden ones included, with what the book cannot fill priced at the
+  deepest ask (the reference price on an empty book) — refused whole rather than partly
+  accepted; the text then shows that price. No fee is added: buyers pay theirs in base.
+  A triggered stop is checked the same way and closes ``INSUFFICIENT BALANCE (U1)`` if the
+  market moved beyond what it holds.
 - Post-only orders are closed ``POSTONLY CANCELED`` if they would take a visible resting order;
   hidden liquidity alone does not stop them, they take it and rest the remainder (spec §6.1).
 - CLOSE/REDUCE_ONLY/NO_VAR_RATES flags are accepted and kept on exchange orders; they only mean

@@ -20,7 +20,9 @@ Rules this module keeps (the exchange validates commands before it calls in here
   leg, the triggering of the stop leg, or the cancel/expiry of either (a post-only limit leg
   closed ``POSTONLY CANCELED`` included) cancels the other;
 - a market order that runs out of liquidity closes with ``CANCELED`` (after its fills:
-  ``CANCELED was: PARTIALLY FILLED @ …``), the status ccxt and Node map to "canceled";
+  ``CANCELED was: PARTIALLY FILLED @ …``), the status ccxt and Node map to "canceled"; a market
+  buy is only accepted (or, triggered from a stop, only run) when the balance covers its whole
+  amount (``market_buy_cost``), so it never stops short for want of funds;
 - self-trades are allowed (Bitfinex only prevents them on request), they settle like any other.
 
 Event order follows events.py: OrderAccepted/OrderUpdated (announce) first, then per fill
@@ -140,9 +142,15 @@ class Engine:
     # -- what an order needs -----------------------------------------------------------------
 
     def market_buy_cost(self, ms: MarketState, amount: int) -> tuple[int, int]:
-        """An upper bound of what buying ``amount`` at market costs now, and the worst price.
+        """What buying ``amount`` at market must be covered by now, and the price it ends at.
 
-        Per level ``floor(total × price)`` bounds the sum of the per-fill rounded-down values.
+        Walks the asks, hidden ones included, best first; per level ``floor(total × price)``
+        bounds the sum of the per-fill rounded-down values. The part the book cannot fill is
+        priced at the deepest ask walked (the reference price when there is no ask): a market
+        order must be covered for its whole amount, it is refused rather than partly accepted
+        (Bitfinex: "We reject orders if there is insufficient balance to fill them",
+        bitfinex-api-node#443), even though that part will be cancelled for want of liquidity.
+        No fee is added: a buyer pays its fee in the base it receives (spec §6.4).
         """
         cost = 0
         worst = 0
@@ -154,8 +162,9 @@ class Engine:
             worst = price
             left -= take
             if not left:
-                break
-        return cost, worst
+                return cost, worst
+        worst = worst or ms.reference_price()
+        return cost + mul_ceil(left, worst), worst
 
     def fillable(self, ms: MarketState, is_buy: bool, amount: int, limit: int) -> bool:
         """Whether ``amount`` can be filled now at ``limit`` or better (FOK)."""
