@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from venue.core.commands import CancelOrder
+from venue.core.commands import CancelOrder, Transfer
 from venue.core.events import (
     AccountTrade, LedgerEntryAdded, OrderAccepted, OrderClosed, OrderUpdated, RequestCompleted,
     TradeExecuted, WalletChanged,
@@ -392,7 +392,10 @@ def test_a_self_trade_settles_like_any_other(v: Venue) -> None:
          "Invalid order: maximum size for BTC/USD is 2000"),
         ("0.1", "100", "EXCHANGE LIMIT", "tBTCUSD", {"tif_ts": 1}, 10020, "tif: invalid"),
         ("0.1", "100", "LIMIT", "tBTCUSD", {}, 10001,
-         "Invalid order: margin trading is not available, use EXCHANGE LIMIT"),
+         "Invalid order: not enough tradable balance for 0.1 BTCUSD at 100.0"),
+        ("0.1", None, "LIMIT", "tBTCUSD", {}, 10020, "price: invalid"),  # shape comes first
+        ("0.00001", "100", "LIMIT", "tBTCUSD", {}, 10001,
+         "Invalid order: minimum size for BTC/USD is 0.00004"),
     ],
 )
 def test_invalid_orders_are_rejected_with_bitfinex_codes_and_change_nothing(
@@ -416,6 +419,37 @@ def test_an_order_beyond_the_available_balance_is_rejected_whole(v: Venue) -> No
     seller = v.user("bob", BTC="1")
     r = rejection(v.order(seller, "-1.5", "100"))
     assert r.text == "Invalid order: not enough exchange balance for 1.5 BTCUSD at 100.0"
+
+
+@pytest.mark.parametrize("amount, price, kind, extra, shown", [
+    ("1", "100", "LIMIT", {}, "1.0 BTCUSD at 100.0"),
+    ("-0.5", "120", "LIMIT", {"flags": 16384, "price_oco_stop": px(90)}, "0.5 BTCUSD at 120.0"),
+    ("1", None, "MARKET", {}, "1.0 BTCUSD at 110.0"),    # where buying it would end
+    ("-1", None, "MARKET", {}, "1.0 BTCUSD at 105.0"),   # the last price
+    ("1", "120", "STOP", {}, "1.0 BTCUSD at 120.0"),
+    ("1", "120", "STOP LIMIT", {"price_aux_limit": px(121)}, "1.0 BTCUSD at 121.0"),
+    ("-1", None, "TRAILING STOP", {"price_trailing": px(5)}, "1.0 BTCUSD at 100.0"),
+    ("1", "100", "FOK", {}, "1.0 BTCUSD at 100.0"),
+    ("1", "100", "IOC", {}, "1.0 BTCUSD at 100.0"),
+])
+def test_margin_orders_get_bitfinexs_not_enough_tradable_balance_and_change_nothing(
+    v: Venue, amount: str, price: str | None, kind: str, extra: dict[str, int], shown: str,
+) -> None:
+    # spec §6.1: a non-EXCHANGE type without margin balance gets "not enough tradable balance"
+    # (bitfinex-api-node#220); venue has no margin trading, so nothing is ever tradable, even
+    # with funds in the margin wallet and in the exchange wallet.
+    m = v.user("m", BTC="5", USD="1000")
+    v.order(m, "-1", "105")
+    v.order(m, "1", "105")  # last price 105
+    v.order(m, "-0.5", "110")
+    uid = v.user("u", USD="100000", BTC="10")
+    v.apply(Transfer(uid, "exchange", "margin", "USD", amt(50000)))
+    v.apply(Transfer(uid, "exchange", "margin", "BTC", amt(5)))
+    before = v.ex.state_hash()
+    r = rejection(v.order(uid, amount, price, kind, **extra))
+    assert (r.request, r.code, r.text) == (
+        "on", 10001, f"Invalid order: not enough tradable balance for {shown}")
+    assert v.ex.state_hash() == before
 
 
 def test_holds_of_open_orders_reduce_what_new_orders_can_use(v: Venue) -> None:

@@ -23,7 +23,13 @@ Choices the spec leaves open, made here:
   update whose new price crosses the book trades at once as a taker (a post-only order is then
   closed ``POSTONLY CANCELED``).
 - A stop whose trigger price is already reached when placed (or amended) triggers at once.
-- Margin (non-EXCHANGE) types are refused with 10001 until margin trading exists.
+- Margin (non-EXCHANGE) types are refused until margin trading exists, as Bitfinex refuses a
+  margin order without margin funds (spec §6.1, bitfinex-api-node#220/#262): after the same
+  shape and size checks as any order, 10001 ``Invalid order: not enough tradable balance for
+  {amount} {PAIR} at {price}`` (price as in the exchange balance text below), whatever the
+  margin wallet holds (its tradable balance is 0: no positions, no funding). ccxt maps that
+  text by its "Invalid order" prefix to InvalidOrder, as it does against Bitfinex itself (its
+  InsufficientFunds phrases are "not enough exchange balance" / "available balance is only").
 - Balance checks at submit (``not enough exchange balance for {amount} {PAIR} at {price}``):
   a buy must be covered at its limit (IOC/FOK too), a STOP LIMIT at its aux limit, a STOP or
   TRAILING STOP at its trigger, a sell by its whole amount of base; a market buy by the cost
@@ -421,11 +427,6 @@ class Exchange:
             raise _Refusal(ERR_PARAMS, "symbol: invalid")
         if cmd.user_id not in self.accounts.users:
             raise _Refusal(ERR_PARAMS, "user: invalid")
-        if cmd.type not in EXCHANGE_ORDER_TYPES:
-            raise _Refusal(
-                ERR_GENERIC,
-                f"Invalid order: margin trading is not available, use EXCHANGE {cmd.type.value}",
-            )
         if cmd.amount == 0:
             raise _Refusal(ERR_PARAMS, "amount: invalid")
         if cmd.flags < 0 or cmd.flags & ~KNOWN_FLAGS:
@@ -453,6 +454,11 @@ class Exchange:
         price = cmd.price or 0
         if kind == TRAILING_STOP:
             price = _trail_price(is_buy, ms.reference_price(), cmd.price_trailing or 0)
+        if cmd.type not in EXCHANGE_ORDER_TYPES:
+            # No margin trading yet, so nothing is tradable on margin: a well-formed margin
+            # order gets Bitfinex's answer to one without margin funds (module docstring).
+            raise _Refusal(ERR_GENERIC, _balance_text(
+                market, abs(cmd.amount), self._shown_price(ms, cmd, kind, price), "tradable"))
         need = self.engine.hold_for(ms, is_buy, kind, abs(cmd.amount), price,
                                     cmd.price_aux_limit or 0)
         top_up = 0
@@ -462,15 +468,23 @@ class Exchange:
             top_up = self.engine.oco_top_up(stop_need, need)
         currency = market.quote if is_buy else market.base
         if need + top_up > self.accounts.available(cmd.user_id, "exchange", currency):
-            if top_up:
-                price = cmd.price_oco_stop or 0  # the stop leg is the dearer one
-            elif kind == MARKET:
-                price = self.engine.market_buy_cost(ms, abs(cmd.amount))[1] if is_buy else 0
-                price = price or ms.reference_price()
-            elif kind == STOP_LIMIT:
-                price = cmd.price_aux_limit or 0
-            raise _Refusal(ERR_GENERIC, _balance_text(market, abs(cmd.amount), price))
+            # an OCO pair is refused for its stop leg when that is the dearer one
+            shown = ((cmd.price_oco_stop or 0) if top_up
+                     else self._shown_price(ms, cmd, kind, price))
+            raise _Refusal(ERR_GENERIC, _balance_text(market, abs(cmd.amount), shown))
         return ms, need, top_up
+
+    def _shown_price(self, ms: MarketState, cmd: SubmitOrder, kind: str, price: int) -> int:
+        """The price a balance refusal names: the limit (STOP LIMIT: its aux limit; STOP and
+        TRAILING STOP: the trigger); for a market order where its cost estimate ends, the
+        deepest ask it would take to buy (``market_buy_cost``), the reference price to sell."""
+        if kind == MARKET:
+            if cmd.amount > 0:
+                return self.engine.market_buy_cost(ms, cmd.amount)[1]
+            return ms.reference_price()
+        if kind == STOP_LIMIT:
+            return cmd.price_aux_limit or 0
+        return price
 
     @staticmethod
     def _check_size(market: Market, amount: int) -> None:
@@ -896,7 +910,9 @@ def _transfer_balance_text(cmd: Transfer, available: int) -> str:
             f"available balance is only {to_status_text(max(available, 0))} {cmd.currency}.")
 
 
-def _balance_text(market: Market, amount: int, price: int) -> str:
-    """``Invalid order: not enough exchange balance for 0.00235071 BTCUSD at 9122.2``."""
-    return (f"Invalid order: not enough exchange balance for {to_status_text(amount)} "
+def _balance_text(market: Market, amount: int, price: int, balance: str = "exchange") -> str:
+    """``Invalid order: not enough exchange balance for 0.00235071 BTCUSD at 9122.2``
+    (bitfinex-api-node#539); for a margin order ``balance`` is "tradable": ``Invalid order: not
+    enough tradable balance for 1.0 IOTETH at 0.002107`` (bitfinex-api-node#220, spec §5)."""
+    return (f"Invalid order: not enough {balance} balance for {to_status_text(amount)} "
             f"{market.pair} at {to_status_text(price)}")
