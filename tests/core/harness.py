@@ -154,6 +154,12 @@ def check_invariants(venue: Venue) -> None:
             # an OCO leg that has not traded still has its partner (one never outlives the other)
             partner = engine.orders.get(order.placed_id)
             assert partner is not None and partner.placed_id == order.id, order.id
+            if order.stop_pending:
+                # the pair holds what its dearer leg needs: the stop leg, once triggered at
+                # its price, is paid for whatever its limit leg costs
+                need = (-(-(order.remaining * order.price) // SCALE) if order.is_buy
+                        else order.remaining)
+                assert order.hold + partner.hold >= need, order.id
     for symbol, ms in engine.markets.items():
         best_bid, best_ask = ms.bids.best(), ms.asks.best()
         if best_bid is not None and best_ask is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from venue.core.commands import CancelOrder
+from venue.core.commands import CancelOrder, Transfer
 from venue.core.events import (
     AccountTrade, LedgerEntryAdded, OrderAccepted, OrderClosed, OrderUpdated, RequestCompleted,
     TradeExecuted, WalletChanged,
@@ -202,6 +202,58 @@ def test_a_market_buy_that_costs_more_than_available_is_rejected(v: Venue) -> No
     assert v.ex.state_hash() == before
 
 
+def test_a_market_buy_beyond_the_book_must_be_covered_for_its_whole_amount(v: Venue) -> None:
+    # The issue: "Orders that would exceed the available balance are rejected with Bitfinex's
+    # text, not partly accepted". What the book cannot fill is priced at its deepest ask.
+    m = v.user("m", BTC="2")
+    v.order(m, "-0.5", "100")
+    v.order(m, "-0.5", "110", flags=64)  # hidden liquidity counts too
+    buyer = v.user("buyer", USD="200")  # pays for the whole book (105), not for 3 BTC
+    before = v.ex.state_hash()
+    r = rejection(v.order(buyer, "3", None, "EXCHANGE MARKET"))
+    assert (r.code, r.text) == (10001,
+                                "Invalid order: not enough exchange balance for 3.0 BTCUSD at 110.0")
+    assert v.ex.state_hash() == before
+    rich = v.user("rich", USD="325")  # 50 + 55 for the book, 2 × 110 for the rest
+    events = v.order(rich, "3", None, "EXCHANGE MARKET")
+    closed = of_type(events, OrderClosed)[-1].order
+    assert closed.status == ("CANCELED was: PARTIALLY FILLED @ 100.0(0.5), "
+                             "PARTIALLY FILLED @ 110.0(0.5)")
+    assert v.balance(rich, "USD") == (amt(220), amt(220))  # nothing stays held
+    check_invariants(v)
+
+
+def test_a_market_buy_on_an_empty_book_is_priced_at_the_reference_price(v: Venue) -> None:
+    buyer = v.user("buyer", USD="1000")
+    before = v.ex.state_hash()
+    r = rejection(v.order(buyer, "0.1", None, "EXCHANGE MARKET"))  # tBTCUSD reference 90000
+    assert (r.code, r.text) == (
+        10001, "Invalid order: not enough exchange balance for 0.1 BTCUSD at 90000.0")
+    assert v.ex.state_hash() == before
+    events = v.order(buyer, "0.01", None, "EXCHANGE MARKET")  # 900 is covered: nothing to take
+    assert of_type(events, OrderClosed)[0].order.status == "CANCELED"
+    assert v.balance(buyer, "USD") == (amt(1000), amt(1000))
+
+
+@pytest.mark.parametrize("amount, price, kind", [
+    ("1.5", "200", "EXCHANGE IOC"),   # a buy is covered at its limit, whatever the book
+    ("1.5", "200", "EXCHANGE FOK"),
+    ("-2", None, "EXCHANGE MARKET"),  # a sell needs its whole amount of base
+    ("-2", "90", "EXCHANGE IOC"),
+])
+def test_ioc_fok_and_market_sells_beyond_the_balance_are_refused_whole(
+    v: Venue, amount: str, price: str | None, kind: str,
+) -> None:
+    m = v.user("m", BTC="5", USD="1000")
+    v.order(m, "-1", "150")
+    v.order(m, "1", "95")
+    uid = v.user("u", USD="250", BTC="1")
+    before = v.ex.state_hash()
+    r = rejection(v.order(uid, amount, price, kind))
+    assert r.code == 10001 and r.text.startswith("Invalid order: not enough exchange balance for ")
+    assert v.ex.state_hash() == before
+
+
 def test_a_market_order_without_enough_liquidity_fills_what_exists_then_cancels(v: Venue) -> None:
     m = v.user("m", USD="1000")
     v.order(m, "0.2", "100")
@@ -340,7 +392,10 @@ def test_a_self_trade_settles_like_any_other(v: Venue) -> None:
          "Invalid order: maximum size for BTC/USD is 2000"),
         ("0.1", "100", "EXCHANGE LIMIT", "tBTCUSD", {"tif_ts": 1}, 10020, "tif: invalid"),
         ("0.1", "100", "LIMIT", "tBTCUSD", {}, 10001,
-         "Invalid order: margin trading is not available, use EXCHANGE LIMIT"),
+         "Invalid order: not enough tradable balance for 0.1 BTCUSD at 100.0"),
+        ("0.1", None, "LIMIT", "tBTCUSD", {}, 10020, "price: invalid"),  # shape comes first
+        ("0.00001", "100", "LIMIT", "tBTCUSD", {}, 10001,
+         "Invalid order: minimum size for BTC/USD is 0.00004"),
     ],
 )
 def test_invalid_orders_are_rejected_with_bitfinex_codes_and_change_nothing(
@@ -364,6 +419,37 @@ def test_an_order_beyond_the_available_balance_is_rejected_whole(v: Venue) -> No
     seller = v.user("bob", BTC="1")
     r = rejection(v.order(seller, "-1.5", "100"))
     assert r.text == "Invalid order: not enough exchange balance for 1.5 BTCUSD at 100.0"
+
+
+@pytest.mark.parametrize("amount, price, kind, extra, shown", [
+    ("1", "100", "LIMIT", {}, "1.0 BTCUSD at 100.0"),
+    ("-0.5", "120", "LIMIT", {"flags": 16384, "price_oco_stop": px(90)}, "0.5 BTCUSD at 120.0"),
+    ("1", None, "MARKET", {}, "1.0 BTCUSD at 110.0"),    # where buying it would end
+    ("-1", None, "MARKET", {}, "1.0 BTCUSD at 105.0"),   # the last price
+    ("1", "120", "STOP", {}, "1.0 BTCUSD at 120.0"),
+    ("1", "120", "STOP LIMIT", {"price_aux_limit": px(121)}, "1.0 BTCUSD at 121.0"),
+    ("-1", None, "TRAILING STOP", {"price_trailing": px(5)}, "1.0 BTCUSD at 100.0"),
+    ("1", "100", "FOK", {}, "1.0 BTCUSD at 100.0"),
+    ("1", "100", "IOC", {}, "1.0 BTCUSD at 100.0"),
+])
+def test_margin_orders_get_bitfinexs_not_enough_tradable_balance_and_change_nothing(
+    v: Venue, amount: str, price: str | None, kind: str, extra: dict[str, int], shown: str,
+) -> None:
+    # spec §6.1: a non-EXCHANGE type without margin balance gets "not enough tradable balance"
+    # (bitfinex-api-node#220); venue has no margin trading, so nothing is ever tradable, even
+    # with funds in the margin wallet and in the exchange wallet.
+    m = v.user("m", BTC="5", USD="1000")
+    v.order(m, "-1", "105")
+    v.order(m, "1", "105")  # last price 105
+    v.order(m, "-0.5", "110")
+    uid = v.user("u", USD="100000", BTC="10")
+    v.apply(Transfer(uid, "exchange", "margin", "USD", amt(50000)))
+    v.apply(Transfer(uid, "exchange", "margin", "BTC", amt(5)))
+    before = v.ex.state_hash()
+    r = rejection(v.order(uid, amount, price, kind, **extra))
+    assert (r.request, r.code, r.text) == (
+        "on", 10001, f"Invalid order: not enough tradable balance for {shown}")
+    assert v.ex.state_hash() == before
 
 
 def test_holds_of_open_orders_reduce_what_new_orders_can_use(v: Venue) -> None:

@@ -117,6 +117,45 @@ def test_a_long_seeded_stream_keeps_the_invariants() -> None:
     assert restored.snapshot() == v.ex.snapshot()
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 40), st.integers(90, 99), st.integers(101, 115), st.integers(20, 600),
+       st.booleans())
+def test_an_accepted_oco_buy_is_always_covered_whichever_leg_runs(
+    tenths: int, limit: int, stop: int, usd: int, fill_limit_first: bool,
+) -> None:
+    """An OCO buy is accepted exactly when the balance covers its dearer leg; once accepted,
+    its stop leg triggered at its price executes in full (never INSUFFICIENT BALANCE) and its
+    limit leg fills, with every invariant kept after every command."""
+    v = Venue()
+    checks = EventChecks()
+    seed = v.user("seed", BTC="100", USD="100000")
+    v.apply(SubmitOrder(seed, "tBTCUSD", OrderType.EXCHANGE_LIMIT, -amt("0.01"), px(100)))
+    v.apply(SubmitOrder(seed, "tBTCUSD", OrderType.EXCHANGE_LIMIT, amt("0.01"), px(100)))
+    u = v.user("u", USD=str(usd))
+    amount = amt(tenths) // 10
+    events = _apply_checked(v, SubmitOrder(u, "tBTCUSD", OrderType.EXCHANGE_LIMIT, amount,
+                                           px(limit), flags=16384, price_oco_stop=px(stop)),
+                            checks)
+    dearer = amount * max(limit, stop)  # raw USD: a raw amount times a whole price
+    if amt(usd) < dearer:
+        assert isinstance(events[0], RequestRejected) and "exchange balance" in events[0].text
+        return
+    limit_id, stop_id = (e.order.id for e in events if isinstance(e, OrderAccepted))
+    assert v.balance(u, "USD")[1] == amt(usd) - dearer
+    if fill_limit_first:
+        _apply_checked(v, SubmitOrder(seed, "tBTCUSD", OrderType.EXCHANGE_LIMIT, -amount,
+                                      px(limit)), checks)
+        assert limit_id in v.closed_ids and stop_id in v.closed_ids
+        return
+    _apply_checked(v, SubmitOrder(seed, "tBTCUSD", OrderType.EXCHANGE_LIMIT, -amt(10), px(stop)),
+                   checks)
+    events = _apply_checked(v, SubmitOrder(seed, "tBTCUSD", OrderType.EXCHANGE_LIMIT,
+                                           amt("0.01"), px(stop)), checks)
+    closed = {e.order.id: e.order for e in events if isinstance(e, OrderClosed)}
+    assert closed[limit_id].status == "CANCELED"
+    assert closed[stop_id].status.startswith("EXECUTED @ "), closed[stop_id].status
+
+
 # -- differential test against a reference matcher -----------------------------------------------
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from venue.core.commands import CancelOrder, SubmitOrder, Tick
+from venue.core.commands import CancelOrder, SubmitOrder, Tick, UpdateOrder
 from venue.core.events import OrderAccepted, OrderClosed, OrderUpdated
 from venue.core.orders import OrderType
 
 from tests.core.harness import (
-    T0, Venue, accepted_id, amt, check_invariants, completed, last_state, of_type, px, trades,
+    T0, Venue, accepted_id, amt, check_invariants, completed, last_state, of_type, px, rejection,
+    trades,
 )
 
 
@@ -300,4 +301,82 @@ def test_a_buy_trailing_stop_follows_the_market_down_and_triggers_on_the_rebound
     assert final.type is OrderType.EXCHANGE_MARKET
     assert final.type_prev is OrderType.EXCHANGE_TRAILING_STOP
     assert final.status == "EXECUTED @ 120.0(0.5)"
+    check_invariants(v)
+
+
+def test_a_triggered_buy_stop_is_covered_for_its_whole_amount_not_only_what_the_book_holds(
+    v: Venue,
+) -> None:
+    # The book holds 0.2 BTC at 110 (22 USD): the stop must still pay for all 0.5 BTC at 110
+    # (55 USD) once it is a market order, as a new market buy would (exchange.py docstring).
+    _trade_at(v, "100")
+    asker = v.user("asker", BTC="5")
+    v.order(asker, "-0.2", "110")
+    u = v.user("u", USD="53")
+    stop_id = accepted_id(v.order(u, "0.5", "105", "EXCHANGE STOP"))  # holds 52.5 USD
+    v.order(asker, "-0.01", "105")
+    events = v.order(v.user("t", USD="1000"), "0.01", "105")
+    closed = last_state(events, stop_id)
+    assert closed.status == "INSUFFICIENT BALANCE (U1)" and closed.amount == amt("0.5")
+    assert not [t for t in trades(events) if stop_id in (t.taker_order_id, t.maker_order_id)]
+    assert v.balance(u, "USD") == (amt(53), amt(53))
+    check_invariants(v)
+
+
+def test_an_oco_buy_holds_what_its_dearer_leg_needs_so_its_stop_leg_is_paid_for(
+    v: Venue,
+) -> None:
+    # limit leg 0.5 @ 90 (45 USD), stop leg 0.5 @ 110 (55 USD): the pair holds 55
+    _trade_at(v, "100")
+    poor = v.user("poor", USD="50")
+    before = v.ex.state_hash()
+    r = rejection(v.order(poor, "0.5", "90", flags=16384, price_oco_stop=px(110)))
+    assert (r.code, r.text) == (10001,
+                                "Invalid order: not enough exchange balance for 0.5 BTCUSD at 110.0")
+    assert v.ex.state_hash() == before
+    u = v.user("u", USD="60")
+    events = v.order(u, "0.5", "90", flags=16384, price_oco_stop=px(110))
+    limit, stop = (e.order for e in of_type(events, OrderAccepted))
+    assert v.balance(u, "USD") == (amt(60), amt(5))
+    check_invariants(v)
+    asker = v.user("asker", BTC="5")
+    v.order(asker, "-1", "110")
+    events = v.order(v.user("t", USD="1000"), "0.01", "110")  # last = 110 triggers the stop
+    assert last_state(events, limit.id).status == "CANCELED"
+    assert last_state(events, stop.id).status == "EXECUTED @ 110.0(0.5)"
+    assert v.balance(u, "USD") == (amt(5), amt(5))
+    check_invariants(v)
+
+
+def test_the_first_fill_of_an_oco_buy_limit_leg_releases_what_the_stop_leg_held(
+    v: Venue,
+) -> None:
+    _trade_at(v, "100")
+    u = v.user("u", USD="60")
+    events = v.order(u, "0.5", "90", flags=16384, price_oco_stop=px(110))
+    limit, stop = (e.order for e in of_type(events, OrderAccepted))
+    events = v.order(v.user("s", BTC="1"), "-0.1", "90")
+    assert last_state(events, stop.id).status == "CANCELED"
+    assert v.balance(u, "USD") == (amt(51), amt(51 - 36))  # 0.4 left @ 90 still held
+    check_invariants(v)
+
+
+def test_updating_an_oco_buy_leg_keeps_the_pair_holding_its_dearer_leg(v: Venue) -> None:
+    _trade_at(v, "100")
+    u = v.user("u", USD="60")
+    events = v.order(u, "0.5", "90", flags=16384, price_oco_stop=px(110))
+    limit, stop = (e.order for e in of_type(events, OrderAccepted))
+    r = rejection(v.apply(UpdateOrder(u, stop.id, price=px(130))))  # 65 USD > 60
+    assert (r.code, r.text) == (10001,
+                                "Invalid order: not enough exchange balance for 0.5 BTCUSD at 130.0")
+    assert completed(v.apply(UpdateOrder(u, stop.id, price=px(118))))  # 59 USD
+    assert v.balance(u, "USD") == (amt(60), amt(1))
+    assert completed(v.apply(UpdateOrder(u, limit.id, price=px(80))))  # still 59
+    assert v.balance(u, "USD") == (amt(60), amt(1))
+    check_invariants(v)
+    assert completed(v.apply(UpdateOrder(u, limit.id, amount=amt("0.2"))))  # 16 + 43
+    assert v.balance(u, "USD") == (amt(60), amt(1))
+    check_invariants(v)
+    assert completed(v.apply(UpdateOrder(u, stop.id, amount=amt("0.1"))))  # 16 + 0
+    assert v.balance(u, "USD") == (amt(60), amt(44))
     check_invariants(v)

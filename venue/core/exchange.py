@@ -23,7 +23,29 @@ Choices the spec leaves open, made here:
   update whose new price crosses the book trades at once as a taker (a post-only order is then
   closed ``POSTONLY CANCELED``).
 - A stop whose trigger price is already reached when placed (or amended) triggers at once.
-- Margin (non-EXCHANGE) types are refused with 10001 until margin trading exists.
+- Margin (non-EXCHANGE) types are refused until margin trading exists, as Bitfinex refuses a
+  margin order without margin funds (spec §6.1, bitfinex-api-node#220/#262): after the same
+  shape and size checks as any order, 10001 ``Invalid order: not enough tradable balance for
+  {amount} {PAIR} at {price}`` (price as in the exchange balance text below), whatever the
+  margin wallet holds (its tradable balance is 0: no positions, no funding). ccxt maps that
+  text by its "Invalid order" prefix to InvalidOrder, as it does against Bitfinex itself (its
+  InsufficientFunds phrases are "not enough exchange balance" / "available balance is only").
+- Balance checks at submit (``not enough exchange balance for {amount} {PAIR} at {price}``):
+  a buy must be covered at its limit (IOC/FOK too), a STOP LIMIT at its aux limit, a STOP or
+  TRAILING STOP at its trigger, a sell by its whole amount of base; a market buy by the cost
+  of walking the asks now, hidden ones included, with what the book cannot fill priced at the
+  deepest ask (the reference price on an empty book) — refused whole rather than partly
+  accepted; the text then shows that price. No fee is added: buyers pay theirs in base.
+  A triggered stop is checked the same way and closes ``INSUFFICIENT BALANCE (U1)`` if the
+  market moved beyond what it holds.
+- An OCO pair holds what its dearer leg needs, max(limit leg, stop leg at its trigger): the
+  limit leg holds its own cost, the stop leg the rest (``Engine.oco_top_up``), released when
+  the first fill or trigger of one leg closes the other. A buy stop above its limit leg is then
+  paid for when it triggers at its price (only a book that moved beyond the trigger can still
+  close it ``U1``, as any stop). Bitfinex documents nothing on how an OCO is funded; this is
+  the choice that never accepts a pair it cannot run. The refusal text shows the stop price
+  when the stop leg is the dearer one. Price-only moves of an OCO buy leg take the general
+  update path (the partner's hold changes with the price).
 - Post-only orders are closed ``POSTONLY CANCELED`` if they would take a visible resting order;
   hidden liquidity alone does not stop them, they take it and rest the remainder (spec §6.1).
 - CLOSE/REDUCE_ONLY/NO_VAR_RATES flags are accepted and kept on exchange orders; they only mean
@@ -43,7 +65,7 @@ from typing import Any, Callable
 from venue.core import persistence
 from venue.core.accounts import Accounts, ApiKey, Batch, User
 from venue.core.book import (
-    BASE_KIND, LIMIT, MARKET, STOP_KINDS, STOP_LIMIT, TRAILING_STOP, Order,
+    BASE_KIND, LIMIT, MARKET, STOP, STOP_KINDS, STOP_LIMIT, TRAILING_STOP, Order,
 )
 from venue.core.commands import (
     CancelAllOrders, CancelOrder, CancelOrders, Command, CreateApiKey, CreateUser, Deposit,
@@ -336,8 +358,8 @@ class Exchange:
 
     def _place(self, batch: Batch, cmd: SubmitOrder) -> tuple[OrderState, ...]:
         # need: what the new order must hold (required_hold of the order built below; nothing
-        # changes the book or the balances in between)
-        ms, need = self._validate_submit(batch, cmd)
+        # changes the book or the balances in between); top_up: what an OCO stop leg holds
+        ms, need, top_up = self._validate_submit(batch, cmd)
         engine = self.engine
         ts = batch.ts
         is_buy = cmd.amount > 0
@@ -367,6 +389,7 @@ class Exchange:
             engine.index(order)
             engine.index(stop)
             engine.set_hold(batch, order, need)
+            engine.set_hold(batch, stop, top_up)
             accepted.append(order.state())
             accepted.append(stop.state())
             batch.events.append(new_order_accepted(accepted[0]))
@@ -398,17 +421,12 @@ class Exchange:
         order.meta = cmd.meta
         return order
 
-    def _validate_submit(self, batch: Batch, cmd: SubmitOrder) -> tuple[MarketState, int]:
+    def _validate_submit(self, batch: Batch, cmd: SubmitOrder) -> tuple[MarketState, int, int]:
         market = self.registry.market(cmd.symbol)
         if market is None:
             raise _Refusal(ERR_PARAMS, "symbol: invalid")
         if cmd.user_id not in self.accounts.users:
             raise _Refusal(ERR_PARAMS, "user: invalid")
-        if cmd.type not in EXCHANGE_ORDER_TYPES:
-            raise _Refusal(
-                ERR_GENERIC,
-                f"Invalid order: margin trading is not available, use EXCHANGE {cmd.type.value}",
-            )
         if cmd.amount == 0:
             raise _Refusal(ERR_PARAMS, "amount: invalid")
         if cmd.flags < 0 or cmd.flags & ~KNOWN_FLAGS:
@@ -436,17 +454,37 @@ class Exchange:
         price = cmd.price or 0
         if kind == TRAILING_STOP:
             price = _trail_price(is_buy, ms.reference_price(), cmd.price_trailing or 0)
+        if cmd.type not in EXCHANGE_ORDER_TYPES:
+            # No margin trading yet, so nothing is tradable on margin: a well-formed margin
+            # order gets Bitfinex's answer to one without margin funds (module docstring).
+            raise _Refusal(ERR_GENERIC, _balance_text(
+                market, abs(cmd.amount), self._shown_price(ms, cmd, kind, price), "tradable"))
         need = self.engine.hold_for(ms, is_buy, kind, abs(cmd.amount), price,
                                     cmd.price_aux_limit or 0)
+        top_up = 0
+        if cmd.flags & _OCO:  # the pair holds what its dearer leg needs (Engine.oco_top_up)
+            stop_need = self.engine.hold_for(ms, is_buy, STOP, abs(cmd.amount),
+                                             cmd.price_oco_stop or 0, 0)
+            top_up = self.engine.oco_top_up(stop_need, need)
         currency = market.quote if is_buy else market.base
-        if need > self.accounts.available(cmd.user_id, "exchange", currency):
-            if kind == MARKET:
-                price = self.engine.market_buy_cost(ms, abs(cmd.amount))[1] if is_buy else 0
-                price = price or ms.reference_price()
-            elif kind == STOP_LIMIT:
-                price = cmd.price_aux_limit or 0
-            raise _Refusal(ERR_GENERIC, _balance_text(market, abs(cmd.amount), price))
-        return ms, need
+        if need + top_up > self.accounts.available(cmd.user_id, "exchange", currency):
+            # an OCO pair is refused for its stop leg when that is the dearer one
+            shown = ((cmd.price_oco_stop or 0) if top_up
+                     else self._shown_price(ms, cmd, kind, price))
+            raise _Refusal(ERR_GENERIC, _balance_text(market, abs(cmd.amount), shown))
+        return ms, need, top_up
+
+    def _shown_price(self, ms: MarketState, cmd: SubmitOrder, kind: str, price: int) -> int:
+        """The price a balance refusal names: the limit (STOP LIMIT: its aux limit; STOP and
+        TRAILING STOP: the trigger); for a market order where its cost estimate ends, the
+        deepest ask it would take to buy (``market_buy_cost``), the reference price to sell."""
+        if kind == MARKET:
+            if cmd.amount > 0:
+                return self.engine.market_buy_cost(ms, cmd.amount)[1]
+            return ms.reference_price()
+        if kind == STOP_LIMIT:
+            return cmd.price_aux_limit or 0
+        return price
 
     @staticmethod
     def _check_size(market: Market, amount: int) -> None:
@@ -483,8 +521,8 @@ class Exchange:
         ms = engine.markets[order.symbol]
         if order.is_buy:
             best = ms.asks.best()
-            if best is not None and price >= best:
-                return False
+            if (best is not None and price >= best) or order.placed_id is not None:
+                return False  # an OCO leg: its new price changes its partner's hold
             need = mul_ceil(order.remaining, price)
             extra = need - order.hold
             if extra > 0 and extra > self.accounts.available(order.user_id, "exchange",
@@ -533,8 +571,8 @@ class Exchange:
             heap = asks.heap
             # BookSide.best(), its common case inlined: the heap top is a live level
             best = heap[0] if heap and heap[0] in asks.levels else asks.best()
-            if best is not None and price >= best:
-                return None
+            if (best is not None and price >= best) or order.placed_id is not None:
+                return None  # crossing, or an OCO leg (its partner's hold changes)
             need = -(-(order.remaining * price) // SCALE)  # mul_ceil: the hold at the new price
             delta = need - order.hold
             side = ms.bids
@@ -625,10 +663,19 @@ class Exchange:
             flags = cmd.flags
         if cmd.tif_ts is not None and cmd.tif_ts <= batch.ts:
             raise refuse(ERR_PARAMS, "tif: invalid")
-        need = engine.hold_for(ms, order.is_buy, kind, remaining, price, aux,
-                               oco_stop=kind in STOP_KINDS and order.placed_id is not None)
+        need = engine.hold_for(ms, order.is_buy, kind, remaining, price, aux)
+        extra = 0  # what the order's OCO partner must hold more (or less, < 0)
+        partner = engine.orders.get(order.placed_id) if order.placed_id is not None else None
+        partner_need = 0
+        if partner is not None:  # a live OCO pair holds what its dearer leg needs
+            if order.stop_pending:  # the stop leg: only beyond what the limit leg holds
+                need = engine.oco_top_up(need, partner.hold)
+            else:
+                partner_need = engine.oco_top_up(engine.required_hold(ms, partner), need)
+                extra = partner_need - partner.hold
         currency = engine.hold_currency(order)
-        if need - order.hold > self.accounts.available(order.user_id, "exchange", currency):
+        if need - order.hold + extra > self.accounts.available(order.user_id, "exchange",
+                                                               currency):
             shown = aux if kind == STOP_LIMIT else price
             raise refuse(ERR_GENERIC, _balance_text(market, remaining, shown))
 
@@ -659,6 +706,9 @@ class Exchange:
             engine.index_tif(order)
         order.updated_ts = batch.ts
         engine.set_hold(batch, order, need)
+        if extra:
+            assert partner is not None
+            engine.set_hold(batch, partner, partner_need)
         updated: list[OrderState] = []
 
         def announce(state: OrderState) -> Event:
@@ -860,7 +910,9 @@ def _transfer_balance_text(cmd: Transfer, available: int) -> str:
             f"available balance is only {to_status_text(max(available, 0))} {cmd.currency}.")
 
 
-def _balance_text(market: Market, amount: int, price: int) -> str:
-    """``Invalid order: not enough exchange balance for 0.00235071 BTCUSD at 9122.2``."""
-    return (f"Invalid order: not enough exchange balance for {to_status_text(amount)} "
+def _balance_text(market: Market, amount: int, price: int, balance: str = "exchange") -> str:
+    """``Invalid order: not enough exchange balance for 0.00235071 BTCUSD at 9122.2``
+    (bitfinex-api-node#539); for a margin order ``balance`` is "tradable": ``Invalid order: not
+    enough tradable balance for 1.0 IOTETH at 0.002107`` (bitfinex-api-node#220, spec §5)."""
+    return (f"Invalid order: not enough {balance} balance for {to_status_text(amount)} "
             f"{market.pair} at {to_status_text(price)}")

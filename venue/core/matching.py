@@ -18,9 +18,12 @@ Rules this module keeps (the exchange validates commands before it calls in here
   at the end of the command with its new price;
 - OCO: the limit leg and the stop leg name each other in ``placed_id``; the first fill of one
   leg, the triggering of the stop leg, or the cancel/expiry of either (a post-only limit leg
-  closed ``POSTONLY CANCELED`` included) cancels the other;
+  closed ``POSTONLY CANCELED`` included) cancels the other; the limit leg holds what it needs,
+  the stop leg only what it needs beyond that (``oco_top_up``): the pair holds max of both;
 - a market order that runs out of liquidity closes with ``CANCELED`` (after its fills:
-  ``CANCELED was: PARTIALLY FILLED @ …``), the status ccxt and Node map to "canceled";
+  ``CANCELED was: PARTIALLY FILLED @ …``), the status ccxt and Node map to "canceled"; a market
+  buy is only accepted (or, triggered from a stop, only run) when the balance covers its whole
+  amount (``market_buy_cost``), so it never stops short for want of funds;
 - self-trades are allowed (Bitfinex only prevents them on request), they settle like any other.
 
 Event order follows events.py: OrderAccepted/OrderUpdated (announce) first, then per fill
@@ -35,7 +38,7 @@ from typing import Callable
 
 from venue.core.accounts import Accounts, Batch
 from venue.core.book import (
-    FOK, IOC, LIMIT, MARKET, STOP_KINDS, STOP_LIMIT, TYPE_TEXT, BookSide, Order,
+    FOK, IOC, LIMIT, MARKET, STOP_LIMIT, TYPE_TEXT, BookSide, Order,
 )
 from venue.core.events import Event
 from venue.core.frozen import (
@@ -140,9 +143,15 @@ class Engine:
     # -- what an order needs -----------------------------------------------------------------
 
     def market_buy_cost(self, ms: MarketState, amount: int) -> tuple[int, int]:
-        """An upper bound of what buying ``amount`` at market costs now, and the worst price.
+        """What buying ``amount`` at market must be covered by now, and the price it ends at.
 
-        Per level ``floor(total × price)`` bounds the sum of the per-fill rounded-down values.
+        Walks the asks, hidden ones included, best first; per level ``floor(total × price)``
+        bounds the sum of the per-fill rounded-down values. The part the book cannot fill is
+        priced at the deepest ask walked (the reference price when there is no ask): a market
+        order must be covered for its whole amount, it is refused rather than partly accepted
+        (Bitfinex: "We reject orders if there is insufficient balance to fill them",
+        bitfinex-api-node#443), even though that part will be cancelled for want of liquidity.
+        No fee is added: a buyer pays its fee in the base it receives (spec §6.4).
         """
         cost = 0
         worst = 0
@@ -154,8 +163,9 @@ class Engine:
             worst = price
             left -= take
             if not left:
-                break
-        return cost, worst
+                return cost, worst
+        worst = worst or ms.reference_price()
+        return cost + mul_ceil(left, worst), worst
 
     def fillable(self, ms: MarketState, is_buy: bool, amount: int, limit: int) -> bool:
         """Whether ``amount`` can be filled now at ``limit`` or better (FOK)."""
@@ -170,21 +180,17 @@ class Engine:
         return False
 
     def required_hold(self, ms: MarketState, order: Order) -> int:
-        """What ``order`` must reserve in its present form."""
+        """What ``order`` must reserve in its present form, on its own (the stop leg of a live
+        OCO pair holds less: ``oco_top_up``)."""
         return self.hold_for(
-            ms, order.is_buy, order.kind, order.remaining, order.price, order.price_aux_limit,
-            oco_stop=order.kind in STOP_KINDS and order.placed_id is not None,
-        )
+            ms, order.is_buy, order.kind, order.remaining, order.price, order.price_aux_limit)
 
     def hold_for(
         self, ms: MarketState, is_buy: bool, kind: str, remaining: int, price: int, aux: int,
-        *, oco_stop: bool = False,
     ) -> int:
         """What an order of this shape must reserve: base to sell; quote to buy, at its limit
         (STOP LIMIT: its aux limit; STOP and TRAILING STOP: their trigger price), or for a
         market buy the cost of walking the book now."""
-        if oco_stop:
-            return 0  # an OCO stop leg shares the funds its limit leg holds
         if not is_buy:
             return remaining
         if kind == MARKET:
@@ -192,6 +198,14 @@ class Engine:
         if kind == STOP_LIMIT:
             return mul_ceil(remaining, aux)
         return mul_ceil(remaining, price)
+
+    @staticmethod
+    def oco_top_up(stop_need: int, limit_hold: int) -> int:
+        """What the stop leg of an OCO pair holds beyond its limit leg's ``limit_hold``: the
+        pair reserves what its dearer leg needs, max(limit, stop), so whichever leg runs is
+        paid for (a buy stop above its limit costs more); the first fill or trigger of one
+        leg closes the other, and its hold with it."""
+        return stop_need - limit_hold if stop_need > limit_hold else 0
 
     # -- placing -----------------------------------------------------------------------------
 
