@@ -199,6 +199,38 @@ def test_create_orders_cancel_orders_and_cancel_by_client_id(server: RunningServ
     assert [o["id"] for o in a.fetch_open_orders()] == [placed[1]["id"]]
 
 
+def test_time_in_force_post_only_and_trigger_orders(server: RunningServer, alice: Account, bob: Account) -> None:
+    a, b = _ccxt(server, alice), _ccxt(server, bob)
+    bid = a.create_order("BTC/USD", "limit", "buy", 0.01, 50000)
+
+    post_only = b.create_order("BTC/USD", "limit", "sell", 0.001, 49000, {"postOnly": True})
+    assert (post_only["postOnly"], post_only["status"], post_only["info"][12]) == (True, "open", 4096)
+    ioc = b.create_order("BTC/USD", "limit", "sell", 0.02, 50000, {"timeInForce": "IOC"})
+    assert (ioc["timeInForce"], ioc["info"][8]) == ("IOC", "EXCHANGE IOC")
+    fok = b.create_order("BTC/USD", "limit", "sell", 0.02, 50000, {"timeInForce": "FOK"})
+    assert (fok["timeInForce"], fok["info"][8]) == ("FOK", "EXCHANGE FOK")
+    # the submit answer shows each order as accepted (ACTIVE); what became of it is in the history
+    closed = {o["id"]: o for o in b.fetch_closed_orders("BTC/USD")}
+    assert closed[post_only["id"]]["info"][13] == "POSTONLY CANCELED"
+    assert closed[ioc["id"]]["info"][13] == "IOC CANCELED was: PARTIALLY FILLED @ 50000.0(-0.01)"
+    assert (closed[ioc["id"]]["filled"], closed[ioc["id"]]["remaining"]) == (0.01, 0.01)
+    assert closed[fok["id"]]["info"][13] == "FILLORKILL CANCELED" and closed[fok["id"]]["filled"] == 0.0
+    # ccxt 4.5.90 splits the status on spaces before its lookup, so only one-word prefixes map:
+    # these three stay raw strings (it would be the same against Bitfinex)
+    assert [closed[o["id"]]["status"] for o in (post_only, ioc, fok)] == [
+        "POSTONLY CANCELED", "IOC CANCELED was: PARTIALLY FILLED", "FILLORKILL CANCELED"]
+    assert a.fetch_closed_order(bid["id"])["status"] == "closed"
+
+    stop_limit = b.create_order("BTC/USD", "limit", "sell", 0.001, 40000, {"triggerPrice": 45000})
+    stop = b.create_order("BTC/USD", "market", "sell", 0.001, None, {"triggerPrice": 45000})
+    opened = {o["id"]: o for o in b.fetch_open_orders()}
+    assert (opened[stop_limit["id"]]["type"], opened[stop_limit["id"]]["triggerPrice"],
+            opened[stop_limit["id"]]["price"], opened[stop_limit["id"]]["info"][8]) == (
+        "limit", 45000.0, 40000.0, "EXCHANGE STOP LIMIT")
+    assert (opened[stop["id"]]["type"], opened[stop["id"]]["triggerPrice"], opened[stop["id"]]["info"][8]) == (
+        "market", 45000.0, "EXCHANGE STOP")
+
+
 def test_market_order_trade_between_two_accounts_in_trades_orders_balances_and_ledger(
     server: RunningServer, alice: Account, bob: Account
 ) -> None:
@@ -247,6 +279,9 @@ def test_deposit_address_withdraw_movements_and_transfer(server: RunningServer, 
     address = b.fetch_deposit_address("BTC")
     assert address["currency"] == "BTC" and address["address"]
     assert b.fetch_deposit_address("BTC")["address"] == address["address"]  # one address per user and currency
+    renewed = b.create_deposit_address("BTC")  # op_renew: 1
+    assert renewed["address"] and renewed["address"] != address["address"]
+    assert b.fetch_deposit_address("BTC")["address"] == renewed["address"]
 
     withdrawal = b.withdraw("BTC", 0.1, "bc1qventuretestaddress")
     assert (withdrawal["type"], withdrawal["currency"], withdrawal["amount"], withdrawal["status"]) == (
