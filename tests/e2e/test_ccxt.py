@@ -4,13 +4,17 @@ Pointed at venue as the README says: ``ex.urls["api"] = {"public": ROOT, "privat
 ROOT = ``http://HOST:PORT`` (ccxt appends ``/v2/<path>`` itself). Every call goes through ccxt's
 own request building, signing and parsing, and the tests check the values ccxt returns.
 The client rate limiter is off (venue's server-side limits are off in the e2e fixture too).
+ccxt.pro (asyncio) is pointed at the WebSocket with ``ex.urls["api"]["ws"] = {"public": URL,
+"private": URL}``, URL = ``ws://HOST:PORT/ws/2``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import ccxt
+import ccxt.pro
 import pytest
 
 from tests.e2e.conftest import RunningServer
@@ -347,3 +351,115 @@ def test_read_only_key_reads_but_placing_an_order_is_permission_denied(server: R
     with pytest.raises(ccxt.PermissionDenied):
         ro.withdraw("BTC", 0.01, "bc1qventuretestaddress")
     assert ro.fetch_open_orders() == []
+
+
+# --------------------------------------------------------------------------- ccxt.pro (WebSocket)
+
+WS_TIMEOUT = 10.0
+
+
+def _pro(server: RunningServer, account: Account | None = None) -> ccxt.pro.bitfinex:
+    root = server.rest_url[: -len("/v2")]
+    options: dict[str, Any] = {"enableRateLimit": False, "timeout": 10_000}
+    if account is not None:
+        options["apiKey"], options["secret"] = account[1], account[2]
+    exchange = ccxt.pro.bitfinex(options)
+    exchange.urls["api"] = {"public": root, "private": root}
+    exchange.urls["api"]["ws"] = {"public": server.ws_url, "private": server.ws_url}
+    return exchange
+
+
+async def _next(awaitable: Any) -> Any:
+    return await asyncio.wait_for(awaitable, WS_TIMEOUT)
+
+
+async def test_pro_public_channels_follow_a_trade_with_verified_book_checksums(
+    server: RunningServer, alice: Account, bob: Account
+) -> None:
+    await asyncio.to_thread(_make_market, server, alice, bob)
+    b = _ccxt(server, bob)
+    ex = _pro(server)
+    checksums: list[bool] = []  # one per "cs" frame: did ccxt's own CRC32 of its book match?
+    handle_checksum = ex.handle_checksum
+
+    def spy(client: Any, message: Any, subscription: Any) -> None:
+        handle_checksum(client, message, subscription)
+        checksums.append("BTC/USD" in ex.orderbooks)  # ccxt drops the book on a mismatch
+
+    ex.handle_checksum = spy
+    try:
+        book = await _next(ex.watch_order_book("BTC/USD", 25))
+        assert [row[:2] for row in book["bids"]] == [[89000.0, 0.01], [88000.0, 0.03]]
+        assert [row[:2] for row in book["asks"]] == [[91000.0, 0.05], [92000.0, 0.1]]
+        ticker = await _next(ex.watch_ticker("BTC/USD"))
+        assert (ticker["bid"], ticker["ask"], ticker["last"], ticker["baseVolume"]) == (89000.0, 91000.0, 90000.0, 0.02)
+        trades = await _next(ex.watch_trades("BTC/USD"))
+        assert [(t["side"], t["price"], t["amount"]) for t in trades] == [("sell", 90000.0, 0.02)]
+        candles = await _next(ex.watch_ohlcv("BTC/USD", "1m"))
+        assert [c[1:] for c in candles] == [[90000.0, 90000.0, 90000.0, 90000.0, 0.02]]
+
+        # bob sells 0.01 into alice's 89000 bid: every channel moves
+        book_update = asyncio.ensure_future(ex.watch_order_book("BTC/USD", 25))
+        trade_update = asyncio.ensure_future(ex.watch_trades("BTC/USD"))
+        candle_update = asyncio.ensure_future(ex.watch_ohlcv("BTC/USD", "1m"))
+        ticker_update = asyncio.ensure_future(ex.watch_ticker("BTC/USD"))
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(b.create_limit_sell_order, "BTC/USD", 0.01, 89000)
+
+        book = await _next(book_update)
+        assert [row[:2] for row in book["bids"]] == [[88000.0, 0.03]]
+        trades = await _next(trade_update)
+        assert (trades[-1]["side"], trades[-1]["price"], trades[-1]["amount"]) == ("sell", 89000.0, 0.01)
+        candles = await _next(candle_update)
+        assert candles[-1][1:] == [90000.0, 90000.0, 89000.0, 89000.0, 0.03]
+        ticker = await _next(ticker_update)
+        assert (ticker["bid"], ticker["last"]) == (88000.0, 89000.0)
+        for _ in range(50):  # the checksum frame follows the book change
+            if checksums:
+                break
+            await asyncio.sleep(0.05)
+        assert checksums and all(checksums)
+    finally:
+        await ex.close()
+
+
+async def test_pro_private_stream_balance_orders_and_my_trades(
+    server: RunningServer, alice: Account, bob: Account
+) -> None:
+    a, b = _ccxt(server, alice), _ccxt(server, bob)
+    pa = _pro(server, alice)
+    try:
+        # ccxt resolves watch_balance from the "ws" snapshot only if that frame arrives after it has
+        # registered its waiter, which it does once the auth reply has been handled. On loopback
+        # venue's auth reply and snapshots arrive in one read, so the first call would wait for the
+        # next wallet change; ccxt still stores the snapshot, which is what is checked here.
+        await _next(pa.authenticate())
+        for _ in range(50):
+            if "USD" in pa.balance.get("exchange", {}):
+                break
+            await asyncio.sleep(0.05)
+        assert pa.balance["exchange"]["USD"] == {"free": 10000.0, "used": 0.0, "total": 10000.0}
+        balance_update = asyncio.ensure_future(pa.watch_balance())
+
+        orders = asyncio.ensure_future(pa.watch_orders("BTC/USD"))
+        await asyncio.sleep(0.2)
+        bid = await asyncio.to_thread(a.create_limit_buy_order, "BTC/USD", 0.02, 90000)
+        (order,) = await _next(orders)
+        assert (order["id"], order["status"], order["price"], order["amount"]) == (bid["id"], "open", 90000.0, 0.02)
+        balance = await _next(balance_update)  # "wu": 1800 USD now held by the bid
+        assert balance["USD"] == {"free": 8200.0, "used": 1800.0, "total": 10000.0}
+
+        my_trades = asyncio.ensure_future(pa.watch_my_trades("BTC/USD"))
+        orders = asyncio.ensure_future(pa.watch_orders("BTC/USD"))
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(b.create_limit_sell_order, "BTC/USD", 0.02, 90000)
+        (trade,) = await _next(my_trades)  # from the "tu" frame
+        assert (trade["order"], trade["side"], trade["price"], trade["amount"], trade["takerOrMaker"]) == (
+            bid["id"], "buy", 90000.0, 0.02, "maker")
+        assert trade["fee"]["currency"] == "BTC" and trade["fee"]["cost"] == pytest.approx(-0.00002)
+        updated = await _next(orders)
+        assert (updated[-1]["id"], updated[-1]["status"], updated[-1]["filled"]) == (bid["id"], "closed", 0.02)
+        assert pa.balance["exchange"]["USD"]["total"] == 8200.0
+        assert pa.balance["exchange"]["BTC"]["total"] == pytest.approx(0.01998)
+    finally:
+        await pa.close()
