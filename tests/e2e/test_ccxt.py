@@ -314,6 +314,20 @@ def test_deposit_address_withdraw_movements_and_transfer(server: RunningServer, 
     assert b.fetch_balance()["BTC"]["total"] == pytest.approx(1 - 0.1 - 0.0004)
 
 
+def test_tether_needs_a_network_and_uses_its_method(server: RunningServer) -> None:
+    carol = _ccxt(server, server.create_account("carol", {"UST": "100"}))
+    with pytest.raises(ccxt.ArgumentsRequired):  # ccxt cannot pick one of USDt's networks itself
+        carol.fetch_deposit_address("USDT")
+    address = carol.fetch_deposit_address("USDT", {"network": "ERC20"})
+    assert address["currency"] == "USDT" and address["info"][4][1:3] == ["tetheruse", "UST"]
+    withdrawal = carol.withdraw("USDT", 10, "0xventuretestaddress", params={"network": "ERC20"})
+    assert (withdrawal["currency"], withdrawal["network"], withdrawal["amount"], withdrawal["fee"]["cost"]) == (
+        "USDT", "ERC20", 10.0, 1.0)
+    assert carol.fetch_balance()["USDT"]["total"] == 89.0
+    assert [(e["type"], e["amount"]) for e in carol.fetch_ledger("USDT")] == [
+        ("transaction", 100.0), ("fee", -1.0), ("transaction", -10.0)]
+
+
 def test_trading_fees(server: RunningServer, alice: Account) -> None:
     fees = _ccxt(server, alice).fetch_trading_fees()
     assert (fees["BTC/USD"]["maker"], fees["BTC/USD"]["taker"]) == (0.001, 0.002)
@@ -337,6 +351,12 @@ def test_errors_map_to_ccxts_exceptions(server: RunningServer, alice: Account) -
         a.fetch_ticker("FOO/BAR")
     with pytest.raises(ccxt.BadSymbol, match="symbol: invalid"):
         a.public_get_ticker_symbol({"symbol": "tFOOBAR"})
+    # Bitfinex answers most business rejections with the generic code 10001, which ccxt maps to
+    # PermissionDenied unless the text matches one of its broad patterns (as for the balance above)
+    with pytest.raises(ccxt.PermissionDenied, match="minimum size for BTC/USD is 0.00004"):
+        a.create_order("BTC/USD", "limit", "buy", 0.00001, 90000)
+    with pytest.raises(ccxt.BadRequest, match="len: invalid"):  # Bitfinex's book lengths: 1, 25, 100
+        a.fetch_order_book("BTC/USD", 10)
     with pytest.raises(ccxt.InvalidNonce, match="nonce: small"):
         _ccxt(server, alice, nonce=lambda: 1).fetch_balance()
     assert a.fetch_open_orders() == []  # none of that left an order
