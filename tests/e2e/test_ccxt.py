@@ -443,6 +443,40 @@ async def test_pro_public_channels_follow_a_trade_with_verified_book_checksums(
         await ex.close()
 
 
+async def test_pro_raw_book_checksums_and_unwatch(server: RunningServer, alice: Account, bob: Account) -> None:
+    await asyncio.to_thread(_make_market, server, alice, bob)
+    b = _ccxt(server, bob)
+    ex = _pro(server)
+    checksums: list[bool] = []
+    handle_checksum = ex.handle_checksum
+
+    def spy(client: Any, message: Any, subscription: Any) -> None:
+        handle_checksum(client, message, subscription)
+        checksums.append("BTC/USD" in ex.orderbooks)
+
+    ex.handle_checksum = spy
+    try:
+        book = await _next(ex.watch_order_book("BTC/USD", 100, {"prec": "R0"}))  # keyed by order id
+        assert [row[:2] for row in book["bids"]] == [[89000.0, 0.01], [88000.0, 0.03]]
+        update = asyncio.ensure_future(ex.watch_order_book("BTC/USD", 100, {"prec": "R0"}))
+        await asyncio.sleep(0.2)
+        await asyncio.to_thread(b.create_limit_sell_order, "BTC/USD", 0.004, 89000)
+        book = await _next(update)
+        assert [row[:2] for row in book["bids"]] == [[89000.0, 0.006], [88000.0, 0.03]]
+        for _ in range(50):
+            if checksums:
+                break
+            await asyncio.sleep(0.05)
+        assert checksums and all(checksums)
+
+        await _next(ex.watch_ticker("BTC/USD"))
+        assert await _next(ex.un_watch_ticker("BTC/USD")) is True  # {"event":"unsubscribed","status":"OK",…}
+        await _next(ex.watch_trades("BTC/USD"))
+        assert await _next(ex.un_watch_trades("BTC/USD")) is True
+    finally:
+        await ex.close()
+
+
 async def test_pro_private_stream_balance_orders_and_my_trades(
     server: RunningServer, alice: Account, bob: Account
 ) -> None:
