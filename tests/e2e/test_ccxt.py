@@ -248,7 +248,7 @@ def test_market_order_trade_between_two_accounts_in_trades_orders_balances_and_l
     assert (filled["status"], filled["filled"], filled["remaining"], filled["average"]) == ("closed", 0.03, 0.0, 90000.0)
     assert filled["cost"] == 2700.0
     partial = b.fetch_open_order(ask["id"], "BTC/USD")
-    assert (partial["filled"], partial["remaining"], partial["status"]) == (0.02 + 0.01, 0.02, "open")
+    assert (partial["filled"], partial["remaining"], partial["status"]) == (0.03, 0.02, "open")
 
     (mine,) = a.fetch_my_trades("BTC/USD")
     assert (mine["symbol"], mine["order"], mine["side"], mine["type"], mine["takerOrMaker"]) == (
