@@ -366,10 +366,9 @@ def _load_orders(n: int, col: dict[str, Column], markets: list[Any], n_levels: i
     # each resting order's place in its queue: what BookSide.add gave it, in the same order
     if queued and min(queued) < 0:
         raise ValueError("snapshot: bad queue row")
+    seqs = list(range(1, len(queued) + 1))  # one int object per seq, shared with the levels
     queue_seqs = [0] * n
-    seq = 0
-    for row in queued:
-        seq += 1
+    for seq, row in zip(seqs, queued):
         if queue_seqs[row]:
             raise ValueError("snapshot: an order queued twice")
         queue_seqs[row] = seq
@@ -401,7 +400,7 @@ def _load_orders(n: int, col: dict[str, Column], markets: list[Any], n_levels: i
         ms.last_price = last_price
         for side, count in ((ms.bids, n_bids), (ms.asks, n_asks)):
             start = _fill_side(side, level_prices[level:level + count],
-                               level_counts[level:level + count], members, amounts, start)
+                               level_counts[level:level + count], seqs, members, amounts, start)
             level += count
     if level != n_levels or start != len(queued):
         raise ValueError("snapshot: book tables do not match")
@@ -418,10 +417,11 @@ def _load_orders(n: int, col: dict[str, Column], markets: list[Any], n_levels: i
 _ORDER_TYPES: dict[str | None, OrderType | None] = {None: None, **{t.value: t for t in OrderType}}
 
 
-def _fill_side(side: BookSide, prices: list[int], counts: list[int], members: list[Order],
-               amounts: Column, start: int) -> int:
-    """Queue ``members[start:…]`` at ``prices`` (best first) as ``BookSide.add`` would have;
-    returns where the next side starts. ``amounts``: the members' remaining amounts."""
+def _fill_side(side: BookSide, prices: list[int], counts: list[int], seqs: list[int],
+               members: list[Order], amounts: Column, start: int) -> int:
+    """Queue ``members[start:…]`` at ``prices`` (best first) as ``BookSide.add`` would have,
+    with the queue sequence numbers ``seqs[start:…]``; returns where the next side starts.
+    ``amounts``: the members' remaining amounts."""
     levels = side.levels
     sign = -1 if side.is_bid else 1
     previous = None
@@ -431,7 +431,7 @@ def _fill_side(side: BookSide, prices: list[int], counts: list[int], members: li
         previous = price
         level = levels[price] = Level(price)
         end = start + count
-        level.queue = deque(zip(range(start + 1, end + 1), members[start:end]))
+        level.queue = deque(zip(seqs[start:end], members[start:end]))
         level.live = count
         level.total = (amounts.value * count if type(amounts) is _Const
                        else sum(amounts[start:end]))
