@@ -10,7 +10,9 @@ the state is built once through ``Exchange.apply``, snapshotted (``Exchange.snap
 and written with the store's ``SnapshotStore``; then ``--runs`` times a **fresh Python process**
 (what a restart is: no warm allocator) loads the newest snapshot (read + length + sha256
 check, store/snapshot.py) and restores it (``Exchange.restore``), each timed in wall-clock and
-CPU seconds. The parent checks once that the restored state hash equals the live one.
+CPU seconds, and so are the next 200,000 small allocations (what the work after a restore pays
+for garbage collections the restore left due). The parent checks once that the restored state
+hash equals the live one.
 
 usage: .venv/bin/python bench/bench_restart.py [--resting 1000000] [--runs 5] [--book both]
 The core measured is the one on the import path: ``VENUE_ROOT=/path/to/other/tree`` measures
@@ -95,9 +97,15 @@ def restore_only(data_dir: str) -> None:
     wall, cpu = time.perf_counter(), time.process_time()
     exchange = Exchange.restore(registry, snapshot.payload)
     wall_restore, cpu_restore = time.perf_counter() - wall, time.process_time() - cpu
+    # what the next work pays for collections the restore left due (the tail replay would):
+    # 200k small container allocations, timed
+    wall = time.perf_counter()
+    scratch = [[i] for i in range(200_000)]
+    wall_after = time.perf_counter() - wall
+    del scratch
     print(json.dumps({"load_wall": wall_load, "load_cpu": cpu_load, "restore_wall": wall_restore,
-                      "restore_cpu": cpu_restore, "orders": len(exchange.engine.orders),
-                      "bytes": len(snapshot.payload)}))
+                      "restore_cpu": cpu_restore, "after_wall": wall_after,
+                      "orders": len(exchange.engine.orders), "bytes": len(snapshot.payload)}))
 
 
 def run_book(book: str, resting: int, runs: int) -> dict[str, float]:
@@ -123,7 +131,7 @@ def run_book(book: str, resting: int, runs: int) -> dict[str, float]:
                                   env=dict(os.environ, VENUE_ROOT=ROOT))
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     out = {key: statistics.median(r[key] for r in results)
-           for key in ("load_wall", "load_cpu", "restore_wall", "restore_cpu")}
+           for key in ("load_wall", "load_cpu", "restore_wall", "restore_cpu", "after_wall")}
     total = [r["load_wall"] + r["restore_wall"] for r in results]
     total_cpu = [r["load_cpu"] + r["restore_cpu"] for r in results]
     scale = 1_000_000 / resting
@@ -136,7 +144,8 @@ def run_book(book: str, resting: int, runs: int) -> dict[str, float]:
           f"{statistics.median(total_cpu):.3f} s CPU → per 1M orders "
           f"{statistics.median(total) * scale:.2f} s wall, "
           f"{statistics.median(total_cpu) * scale:.2f} s CPU")
-    print(f"       runs (wall): {' · '.join(f'{t:.3f}' for t in total)}")
+    print(f"       runs (wall): {' · '.join(f'{t:.3f}' for t in total)}; then 200k small "
+          f"allocations: {out['after_wall']:.3f} s (collections the restore left due)")
     return out
 
 
