@@ -9,7 +9,8 @@ For each book (seeded):
 the state is built once through ``Exchange.apply``, snapshotted (``Exchange.snapshot``, timed)
 and written with the store's ``SnapshotStore``; then ``--runs`` times a **fresh Python process**
 (what a restart is: no warm allocator) loads the newest snapshot (read + length + sha256
-check, store/snapshot.py) and restores it (``Exchange.restore``), each timed in wall-clock and
+check, store/snapshot.py) and restores it (``Exchange.restore``, then what ``recover`` does
+after it: ``gc.freeze`` of a large state), each timed in wall-clock and
 CPU seconds, and so are the next 200,000 small allocations (what the work after a restore pays
 for garbage collections the restore left due). The parent checks once that the restored state
 hash equals the live one.
@@ -96,6 +97,13 @@ def restore_only(data_dir: str) -> None:
     wall_load, cpu_load = time.perf_counter() - wall, time.process_time() - cpu
     wall, cpu = time.perf_counter(), time.process_time()
     exchange = Exchange.restore(registry, snapshot.payload)
+    # as recover() does after the restore (store/recovery.py; older trees: nothing)
+    from venue.store import recovery
+
+    if len(snapshot.payload) >= getattr(recovery, "FREEZE_BYTES", float("inf")):
+        import gc
+
+        gc.freeze()
     wall_restore, cpu_restore = time.perf_counter() - wall, time.process_time() - cpu
     # what the next work pays for collections the restore left due (the tail replay would):
     # 200k small container allocations, timed

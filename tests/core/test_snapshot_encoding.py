@@ -189,23 +189,3 @@ def test_round_trip_at_every_checkpoint_of_a_stream(seed: int) -> None:
             _assert_same_state(restored, Exchange.restore(REGISTRY, _v1(v.ex)))
             assert restored.snapshot() == data
 
-
-def test_a_large_restored_state_leaves_no_collection_due(monkeypatch: pytest.MonkeyPatch) -> None:
-    """From FREEZE_AT open orders the restored objects go to the GC's permanent generation
-    (the first collections after a restore would otherwise traverse all of them); the GC's
-    enabled state is left as it was."""
-    import gc
-
-    v, _ = _random_venue(8, 300)
-    assert v.ex.engine.orders
-    data = v.ex.snapshot()
-    monkeypatch.setattr(persistence, "FREEZE_AT", 10**9)
-    frozen = gc.get_freeze_count()
-    Exchange.restore(REGISTRY, data)
-    assert gc.get_freeze_count() == frozen and gc.isenabled()
-    monkeypatch.setattr(persistence, "FREEZE_AT", 1)
-    try:
-        Exchange.restore(REGISTRY, data)
-        assert gc.get_freeze_count() > frozen and gc.isenabled()
-    finally:
-        gc.unfreeze()

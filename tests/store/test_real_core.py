@@ -108,3 +108,28 @@ def test_a_json_snapshot_of_an_earlier_version_still_recovers(tmp_path: Path) ->
     result = recover(tmp_path, load_registry())
     assert result.snapshot_seq == seq == 1_800 and not result.skipped_snapshots
     assert result.exchange.state_hash() == live.state_hash()
+
+
+def test_recover_freezes_a_large_restored_state_and_replay_events_does_not(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The restore runs with the GC paused; recover() then moves a large state to the permanent
+    generation (no collection over it left due), a scratch exchange stays collectable."""
+    import gc
+
+    from venue.store import recovery
+
+    live, _ = run_load(tmp_path, 1_000, snapshot_every=400)
+    frozen = gc.get_freeze_count()
+    try:
+        replay_events(tmp_path, load_registry(), 900, lambda s, ts, ev: None)
+        assert gc.get_freeze_count() == frozen
+        assert recover(tmp_path, load_registry()).exchange.state_hash() == live.state_hash()
+        assert gc.get_freeze_count() == frozen  # small: not frozen
+        monkeypatch.setattr(recovery, "FREEZE_BYTES", 1)
+        replay_events(tmp_path, load_registry(), 900, lambda s, ts, ev: None)
+        assert gc.get_freeze_count() == frozen
+        result = recover(tmp_path, load_registry())
+        assert gc.get_freeze_count() > frozen and gc.isenabled()
+        assert result.exchange.state_hash() == live.state_hash()
+    finally:
+        gc.unfreeze()

@@ -48,7 +48,6 @@ from venue.core.matching import Engine
 from venue.core.orders import OrderType
 from venue.core.preferences import Preferences
 
-FREEZE_AT = 100_000  # open orders from which ``load`` freezes the restored state (see there)
 SNAPSHOT_VERSION = 1  # the JSON encoding (dump_json); the columnar one is COLUMNAR_VERSION
 COLUMNAR_VERSION = 2
 MAGIC = b"VENUE-STATE-2\n"
@@ -548,12 +547,9 @@ def load(data: bytes, accounts: Accounts, engine: Engine) -> Preferences:
     not a snapshot.
 
     The cyclic GC is paused meanwhile: the restore allocates an object or more per order, and
-    collections over the growing heap would cost more than the restore itself. A large state
-    (``FREEZE_AT`` open orders or more) is then moved to the GC's permanent generation
-    (``gc.freeze``, as ``venue serve`` does after start-up): it lives as long as the exchange,
-    and otherwise the first collections after the restore would traverse all of it again —
-    about a second per million orders, paid by whatever allocates next (the journal tail's
-    replay)."""
+    collections over the growing heap would cost more than the restore itself. (The objects
+    made meanwhile are then all in the youngest generation: the first collections afterwards
+    traverse them; store/recovery.py freezes a large recovered state to spare that.)"""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -561,8 +557,6 @@ def load(data: bytes, accounts: Accounts, engine: Engine) -> Preferences:
             return _load_columnar(data, accounts, engine)
         return _load_json(data, accounts, engine)
     finally:
-        if len(engine.orders) >= FREEZE_AT:
-            gc.freeze()
         if enabled:
             gc.enable()
 
