@@ -88,6 +88,7 @@ def restore_only(data_dir: str) -> None:
     """The child: one restart, timed; prints a JSON line."""
     from venue.core.exchange import Exchange
     from venue.core.symbols import load_registry
+    from venue.store import recovery
     from venue.store.snapshot import SnapshotStore
 
     registry = load_registry()
@@ -96,14 +97,10 @@ def restore_only(data_dir: str) -> None:
     snapshot = store.load(store.list()[0])
     wall_load, cpu_load = time.perf_counter() - wall, time.process_time() - cpu
     wall, cpu = time.perf_counter(), time.process_time()
-    exchange = Exchange.restore(registry, snapshot.payload)
-    # as recover() does after the restore (store/recovery.py; older trees: nothing)
-    from venue.store import recovery
-
-    if len(snapshot.payload) >= getattr(recovery, "FREEZE_BYTES", float("inf")):
-        import gc
-
-        gc.freeze()
+    if hasattr(recovery, "restore_snapshot"):  # as recover() restores (gc.freeze of a large state)
+        exchange = recovery.restore_snapshot(Exchange, registry, snapshot.payload, freeze=True)
+    else:  # older trees
+        exchange = Exchange.restore(registry, snapshot.payload)
     wall_restore, cpu_restore = time.perf_counter() - wall, time.process_time() - cpu
     # what the next work pays for collections the restore left due (the tail replay would):
     # 200k small container allocations, timed

@@ -443,6 +443,9 @@ def _fill_side(side: BookSide, prices: list[int], counts: list[int], seqs: list[
 def _order_defaults() -> dict[str, Any]:
     """What ``Order.__init__`` puts in the slots a snapshot does not hold (caches, internal
     keys), with the restore's own choices: the open status text is derived from the fills."""
+    reserved = {"o", "out", "append", "new", "Order", "orders", "by_user", "p", "a", "build"}
+    if reserved & set(Order.__slots__):  # names of the generated loop (_make_builder)
+        raise TypeError(f"Order slots clash with _make_builder: {reserved & set(Order.__slots__)}")
     probe = Order(0, 0, "", OrderType.EXCHANGE_LIMIT, True, 0, 0, 0)
     defaults = {name: getattr(probe, name) for name in Order.__slots__}
     defaults["open_text"] = None

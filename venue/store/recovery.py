@@ -211,7 +211,7 @@ def load_newest_snapshot(
             continue
         try:
             snapshot = store.load(info)
-            exchange = exchange_type.restore(registry, snapshot.payload)
+            exchange = restore_snapshot(exchange_type, registry, snapshot.payload, freeze=freeze)
         except CorruptSnapshot as exc:
             log.warning("skipping snapshot: %s", exc)
             skipped.append(str(exc))
@@ -220,10 +220,25 @@ def load_newest_snapshot(
             log.warning("skipping snapshot %s: restore failed: %r", info.path.name, exc)
             skipped.append(f"{info.path.name}: restore failed: {exc!r}")
             continue
-        if freeze and len(snapshot.payload) >= FREEZE_BYTES:
-            gc.freeze()
         return exchange, snapshot.seq, snapshot.ts
     return None
+
+
+def restore_snapshot(exchange_type: Any, registry: Any, payload: bytes, *, freeze: bool) -> Any:
+    """``exchange_type.restore(registry, payload)``; with ``freeze``, a large restored state is
+    frozen (module docstring) before the GC can run again: the first allocation after the
+    restore would otherwise start a collection over every object it made."""
+    if not freeze or len(payload) < FREEZE_BYTES:
+        return exchange_type.restore(registry, payload)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        exchange = exchange_type.restore(registry, payload)
+        gc.freeze()
+    finally:
+        if enabled:
+            gc.enable()
+    return exchange
 
 
 def _replay(
