@@ -189,3 +189,29 @@ def test_round_trip_at_every_checkpoint_of_a_stream(seed: int) -> None:
             _assert_same_state(restored, Exchange.restore(REGISTRY, _v1(v.ex)))
             assert restored.snapshot() == data
 
+
+
+def test_snapshot_bytes_do_not_depend_on_the_hash_seed() -> None:
+    """Canonical bytes: the same stream snapshots to the same bytes in fresh processes with
+    different PYTHONHASHSEED values (set and dict orders never leak into the encoding)."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    script = (
+        "import hashlib\n"
+        "from tests.core.test_snapshot_encoding import _random_venue\n"
+        "v, _ = _random_venue(13, 700)\n"
+        "print(hashlib.sha256(v.ex.snapshot()).hexdigest())\n"
+    )
+    out = []
+    for seed in ("0", "777"):
+        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(root))
+        done = subprocess.run([sys.executable, "-c", script], env=env, cwd=root, check=True,
+                              capture_output=True, text=True, timeout=120)
+        out.append(done.stdout.strip())
+    v, _ = _random_venue(13, 700)
+    assert out[0] == out[1] == hashlib.sha256(v.ex.snapshot()).hexdigest()
