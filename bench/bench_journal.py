@@ -8,7 +8,8 @@ Measures, on this machine:
    arrival rates, durability full;
 3. recovery — per 1M journaled commands: reading + decoding the journal, and replaying through the
    real core (measured on a smaller count and scaled linearly); and with a snapshot: taking,
-   writing and restoring a snapshot of N resting orders (scaled to 1M).
+   writing and restoring a snapshot of N resting orders (scaled to 1M). Restarts at 1M resting
+   orders in fresh processes: bench/bench_restart.py.
 
 usage: .venv/bin/python bench/bench_journal.py [--quick] [--section throughput,latency,recovery]
 Results are written up in bench/RESULTS-journal.md.

@@ -865,7 +865,7 @@ class Exchange:
     # -- persistence ---------------------------------------------------------------------------
 
     def snapshot(self) -> bytes:
-        """The whole state as canonical JSON (venue/core/persistence.py)."""
+        """The whole state as canonical bytes, columnar (venue/core/persistence.py)."""
         return persistence.dump(self.accounts, self.engine, self.preferences)
 
     @classmethod
@@ -876,8 +876,12 @@ class Exchange:
         return ex
 
     def state_hash(self) -> str:
-        """Hex digest of the whole state; equal for equal journals in any process."""
-        return hashlib.sha256(self.snapshot()).hexdigest()
+        """Hex digest of the whole state; equal for equal journals in any process.
+
+        It hashes the state's canonical JSON (``persistence.dump_json``), not the snapshot
+        bytes, so a state hash does not change with the snapshot encoding."""
+        return hashlib.sha256(persistence.dump_json(self.accounts, self.engine,
+                                                    self.preferences)).hexdigest()
 
 
 def _is_price_only(cmd: UpdateOrder) -> bool:

@@ -24,12 +24,21 @@ newest snapshot, feeds what it can and reports ``views_gap`` (views must rebuild
 store or from the current state). ``replay_events`` does the same on a scratch exchange for a
 views rebuild while the server runs.
 
+A large restored state (a snapshot of ``FREEZE_BYTES`` or more: ~100k open orders) is moved
+to the GC's permanent generation (``gc.freeze``, what ``venue serve`` does after start-up
+anyway): the restore runs with the GC paused, so otherwise the first collections after it —
+during the tail replay — would traverse every restored object again (≈ 2 s for 1M orders,
+bench/RESULTS-journal.md §3b). Only ``recover`` does this: its exchange lives as long as the
+process; ``replay_events`` and the tools' scratch exchanges are dropped again and must stay
+collectable.
+
 Invariant: the returned exchange's ``state_hash()`` equals that of an uninterrupted replay of the
 same journal from seq 1 (tests/store/test_recovery.py, tests/durability/).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -43,6 +52,9 @@ from venue.store.snapshot import CorruptSnapshot, SnapshotStore
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[int, int, list[Any]], None]
+
+
+FREEZE_BYTES = 8 << 20  # snapshot size from which recover() freezes the restored state
 
 
 class RecoveryError(RuntimeError):
@@ -155,14 +167,16 @@ def _starting_point(
     if views_last_seq is not None and views_last_seq < limit:
         # views are behind: start early enough to re-derive their missing events
         if compacted <= views_last_seq:
-            found = load_newest_snapshot(store, registry, exchange_type, compacted, views_last_seq, skipped)
+            found = load_newest_snapshot(store, registry, exchange_type, compacted, views_last_seq,
+                                         skipped, freeze=True)
             if found is not None:
                 return (*found, False)
             if compacted == 0:
                 return exchange_type(registry), None, 0, False
         views_gap = True
         log.warning("views at seq %d but the journal is compacted through %d", views_last_seq, compacted)
-    found = load_newest_snapshot(store, registry, exchange_type, compacted, limit, skipped)
+    found = load_newest_snapshot(store, registry, exchange_type, compacted, limit, skipped,
+                                 freeze=True)
     if found is not None:
         return (*found, views_gap)
     if compacted > 0:
@@ -180,8 +194,11 @@ def load_newest_snapshot(
     low: int,
     high: int,
     skipped: list[str],
+    *,
+    freeze: bool = False,
 ) -> tuple[Any, int, int] | None:
-    """The newest snapshot with low ≤ seq ≤ high that loads, restored; None if there is none."""
+    """The newest snapshot with low ≤ seq ≤ high that loads, restored; None if there is none.
+    ``freeze``: freeze a large restored state (module docstring; for the exchange that stays)."""
     for info in store.list():
         if info.seq > high:
             # ahead of the journal's end, or newer than the views' position (catch-up)
@@ -194,7 +211,7 @@ def load_newest_snapshot(
             continue
         try:
             snapshot = store.load(info)
-            exchange = exchange_type.restore(registry, snapshot.payload)
+            exchange = restore_snapshot(exchange_type, registry, snapshot.payload, freeze=freeze)
         except CorruptSnapshot as exc:
             log.warning("skipping snapshot: %s", exc)
             skipped.append(str(exc))
@@ -205,6 +222,23 @@ def load_newest_snapshot(
             continue
         return exchange, snapshot.seq, snapshot.ts
     return None
+
+
+def restore_snapshot(exchange_type: Any, registry: Any, payload: bytes, *, freeze: bool) -> Any:
+    """``exchange_type.restore(registry, payload)``; with ``freeze``, a large restored state is
+    frozen (module docstring) before the GC can run again: the first allocation after the
+    restore would otherwise start a collection over every object it made."""
+    if not freeze or len(payload) < FREEZE_BYTES:
+        return exchange_type.restore(registry, payload)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        exchange = exchange_type.restore(registry, payload)
+        gc.freeze()
+    finally:
+        if enabled:
+            gc.enable()
+    return exchange
 
 
 def _replay(
