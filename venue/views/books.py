@@ -82,13 +82,16 @@ class _LevelSide:
     it after every book change); a change invalidates it only when it lands in those levels.
     """
 
-    __slots__ = ("sign", "levels", "keys", "_depth")
+    __slots__ = ("sign", "levels", "keys", "_depth", "top_version")
 
     def __init__(self, sign: int) -> None:
         self.sign = sign
         self.levels: dict[int, list[int]] = {}  # price → [count, amount]
         self.keys: list[int] = []
         self._depth: int | None = 0
+        # Bumped by every change that may land in the TICKER_DEPTH best levels (the best price
+        # among them): equal versions mean the ticker's bid/ask columns cannot have moved.
+        self.top_version = 0
 
     def add(self, price: int, amount: int) -> None:
         level = self.levels.get(price)
@@ -103,6 +106,7 @@ class _LevelSide:
             index = bisect.bisect_left(self.keys, key) if self._depth is not None else 0
         if index < TICKER_DEPTH:
             self._depth = None
+            self.top_version += 1
 
     def remove(self, price: int, amount: int) -> None:
         level = self.levels[price]
@@ -117,6 +121,7 @@ class _LevelSide:
             index = bisect.bisect_left(self.keys, key) if self._depth is not None else 0
         if index < TICKER_DEPTH:
             self._depth = None
+            self.top_version += 1
 
     def depth(self) -> int:
         """Absolute amount of the ``TICKER_DEPTH`` best levels."""
@@ -355,6 +360,14 @@ class Books:
     def best_ask(self, symbol: str) -> int | None:
         book = self._books.get(symbol)
         return None if book is None else book.best(ASK)
+
+    def top_versions(self, symbol: str) -> tuple[int, int] | None:
+        """``(bid, ask)`` versions of the P0 top (``_LevelSide.top_version``), None if unknown."""
+        book = self._books.get(symbol)
+        if book is None:
+            return None
+        bids, asks = book.levels["P0"]
+        return (bids.top_version, asks.top_version)
 
     def depth_amount(self, symbol: str, side: int, levels: int = TICKER_DEPTH) -> int:
         book = self._books.get(symbol)
