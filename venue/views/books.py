@@ -51,6 +51,7 @@ SIGNIFICANT_FIGURES = {"P0": 5, "P1": 4, "P2": 3, "P3": 2, "P4": 1}
 TICKER_DEPTH = 25  # BID_SIZE / ASK_SIZE sum the 25 best levels (spec §3.2)
 
 _FIGURES = tuple(SIGNIFICANT_FIGURES.items())
+_ORDER_EVENTS = frozenset({OrderAccepted, OrderUpdated, OrderClosed})
 
 BID, ASK = 0, 1
 
@@ -405,10 +406,11 @@ class Books:
         """
         touched: set[str] = set()
         for event in events:
-            if isinstance(event, (OrderAccepted, OrderUpdated, OrderClosed)):
-                order = event.order
+            kind = type(event)  # event classes are final: an exact type test is enough
+            if kind in _ORDER_EVENTS:
+                order = event.order  # type: ignore[union-attr]
                 book = self.book(order.symbol)
-                if isinstance(event, OrderClosed) or not _visible(order):
+                if kind is OrderClosed or not _visible(order):
                     if order.id in book.visible:
                         book.drop(order.id)
                         touched.add(order.symbol)
