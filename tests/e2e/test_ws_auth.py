@@ -522,6 +522,29 @@ async def test_an_input_the_journal_cannot_record_is_answered_with_an_error_noti
     assert server.ctx.exchange.open_orders(user_id) == []
 
 
+async def test_an_order_the_stopped_sequencer_refuses_is_answered_with_an_error_notification(
+    server: RunningServer, alice: tuple[int, str, str]
+) -> None:
+    # Same answer on the gateway's direct path (``Sequencer.submit_detached``): a sequencer
+    # stopped by a journal failure refuses synchronously, and the input still gets its
+    # on-req ERROR notification.
+    user_id, key, secret = alice
+    sequencer = server.ctx.sequencer
+    async with websockets.connect(server.ws_url) as ws:
+        await ws.send(auth_frame(key, secret))
+        await read_until(ws, lambda m: isinstance(m, list) and m[1] == "fls")
+        sequencer._failed = OSError("disk full")  # what _on_journal_failure records
+        try:
+            order = {"type": "EXCHANGE LIMIT", "symbol": "tBTCUSD", "amount": "0.1", "price": "20000", "cid": 98}
+            await ws.send(json.dumps([0, "on", None, order]))
+            (note,) = await read_until(ws, lambda m: True)
+            assert note[2][1] == "on-req" and note[2][6:] == ["ERROR", "journal: unavailable"]
+            assert note[2][4][2] == 98
+        finally:
+            sequencer._failed = None
+    assert server.ctx.exchange.open_orders(user_id) == []
+
+
 async def test_unauth_stops_the_account_stream_on_a_live_connection(
     server: RunningServer, alice: tuple[int, str, str]
 ) -> None:

@@ -214,3 +214,40 @@ async def test_a_reader_is_not_failed_by_a_submitter_that_gave_up() -> None:
     assert not waiter.done()
     journal.make_durable(1)
     await asyncio.wait_for(waiter, 1)
+
+
+async def test_submit_detached_releases_after_durability_and_tells_only_failures() -> None:
+    # The WebSocket gateway's path: no future per command; listeners get the events once
+    # durable, in seq order with the other submits; ``on_error`` hears only of failures.
+    journal = HeldJournal()
+    seen: list[tuple[int, list]] = []
+    errors: list[BaseException] = []
+    seq = Sequencer(FakeExchange(), journal, clock=ManualClock())
+    seq.add_listener(lambda s, ts, events: seen.append((s, events)))
+    seq.submit_detached(CreateUser("u0"), errors.append)
+    future = seq.submit_nowait(CreateUser("u1"))
+    seq.submit_detached(Explode(), errors.append)  # type: ignore[arg-type]
+    assert [r[0] for r in journal.records] == [1, 2, 3]  # journaled and applied at once
+    assert seen == [] and errors == []
+    journal.make_durable(2)
+    assert [s for s, _ in seen] == [1, 2] and errors == []
+    assert (await future)[0].name == "u1"
+    journal.make_durable(3)
+    assert seen[-1] == (3, [])
+    assert len(errors) == 1 and isinstance(errors[0], RuntimeError)
+
+
+async def test_submit_detached_hears_of_a_journal_failure_and_then_raises() -> None:
+    from venue.gateway.sequencer import SequencerStopped
+
+    journal = HeldJournal()
+    failure_listeners: list[Callable[[BaseException], None]] = []
+    journal.add_failure_listener = failure_listeners.append  # type: ignore[attr-defined]
+    errors: list[BaseException] = []
+    seq = Sequencer(FakeExchange(), journal, clock=ManualClock())
+    seq.submit_detached(Tick(), errors.append)
+    for fn in failure_listeners:
+        fn(OSError("disk full"))
+    assert len(errors) == 1 and isinstance(errors[0], SequencerStopped)
+    with pytest.raises(SequencerStopped):
+        seq.submit_detached(Tick(), errors.append)

@@ -309,3 +309,56 @@ def test_raw_order_moved_to_another_price_is_deleted_then_added():
     top = books.track("tBTCUSD", "R0", 25)
     books.apply(2, T, [updated(1, "98", "1"), updated(2, "99", "0.5")])
     assert top.updates() == [(1, 0, amt("1")), (2, px("99"), amt("0.5")), (1, px("98"), amt("1"))]
+
+
+def _levels_from_scratch(visible: dict[int, tuple[int, int]], figures: int, length: int) -> list[tuple[int, int, int]]:
+    levels: dict[tuple[int, int], list[int]] = {}
+    for price, amount in visible.values():
+        side = BID if amount > 0 else ASK
+        level = levels.setdefault((side, aggregate_price(price, figures, side == ASK)), [0, 0])
+        level[0] += 1
+        level[1] += amount
+    bids = sorted(((p, *v) for (s, p), v in levels.items() if s == BID), key=lambda r: -r[0])
+    asks = sorted(((p, *v) for (s, p), v in levels.items() if s == ASK), key=lambda r: r[0])
+    return [tuple(r) for r in bids[:length]] + [tuple(r) for r in asks[:length]]  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_coarse_precisions_kept_lazily_read_like_eager_ones(seed: int):
+    # P1–P4 are only brought up to date when read or tracked (replaying the changes, or
+    # rebuilding after many): whatever the mix of changes, reads, tracking and untracking,
+    # every read equals the book aggregated from scratch, and trackers keep working.
+    rng = random.Random(seed)
+    books = Books()
+    book = books.book("tBTCUSD")
+    expected: dict[int, tuple[int, int]] = {}
+    trackers: list[TopBook] = []
+    figures = {"P0": 5, "P1": 4, "P2": 3, "P3": 2, "P4": 1}
+    rare = seed % 2 == 1  # reads and tracking rare: the log overflows and P1–P4 are rebuilt
+    for step in range(2000):
+        roll = rng.random()
+        if rare and 0.9 <= roll < 0.998:
+            roll = 0.5
+        if roll < 0.55 or not expected:
+            order_id = rng.randrange(1, 400)
+            price = rng.randrange(90_000, 110_000) * 10**8 // 10 * 10
+            amount = rng.choice([1, -1]) * rng.randrange(1, 10**8)
+            book.put(order_id, price, amount)
+            expected[order_id] = (price, amount)
+        elif roll < 0.9:
+            order_id = rng.choice(sorted(expected))
+            book.drop(order_id)
+            del expected[order_id]
+        elif roll < 0.96:
+            prec = rng.choice(list(figures))
+            assert book.snapshot(prec, 25) == _levels_from_scratch(expected, figures[prec], 25), step
+        elif roll < 0.98 or not trackers:
+            trackers.append(books.track("tBTCUSD", rng.choice(["P1", "P2", "P3", "P4"]), 25))
+        else:
+            books.untrack(trackers.pop(rng.randrange(len(trackers))))
+        book.release_touched()
+        for tracker in trackers:
+            tracker.updates()
+            assert tracker.rows() == _levels_from_scratch(expected, figures[tracker.prec], 25), step
+    for prec in figures:
+        assert book.snapshot(prec, 250) == _levels_from_scratch(expected, figures[prec], 250)

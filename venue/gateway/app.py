@@ -59,9 +59,10 @@ class ServerStats:
     def on_events(self, seq: int, ts: int, events: list[Event]) -> None:
         """Sequencer listener: count accepted orders and executed trades."""
         for event in events:
-            if isinstance(event, OrderAccepted):
+            kind = type(event)  # event classes are final: an exact type test is enough
+            if kind is OrderAccepted:
                 self.orders += 1
-            elif isinstance(event, TradeExecuted):
+            elif kind is TradeExecuted:
                 self.trades += 1
 
 

@@ -40,6 +40,8 @@ from venue.core.events import Event, OrderAccepted, OrderClosed, OrderUpdated, T
 from venue.protocol import channels as ch
 from venue.protocol.ws import Subscription, WsSession
 
+_ORDER_EVENTS = frozenset({OrderAccepted, OrderUpdated, OrderClosed})
+
 log = logging.getLogger(__name__)
 
 F1_INTERVAL_S = 2.0  # spec §7.3: F1 = at most one batch every 2 s
@@ -407,13 +409,16 @@ class Hub:
     def on_events(self, seq: int, ts: int, events: list[Event]) -> None:
         """Sequencer listener: remember what changed; publish once at the end of this tick."""
         by_symbol = self._by_symbol
+        if not by_symbol:
+            return  # no public stream at all: nothing can be dirty
         for event in events:
-            if isinstance(event, TradeExecuted):
-                if event.symbol in by_symbol:
-                    self._trades.append(event)
-                    self._dirty[event.symbol] = None
-            elif isinstance(event, (OrderAccepted, OrderUpdated, OrderClosed)):
-                symbol = event.order.symbol
+            kind = type(event)  # event classes are final: an exact type test is enough
+            if kind is TradeExecuted:
+                if event.symbol in by_symbol:  # type: ignore[union-attr]
+                    self._trades.append(event)  # type: ignore[arg-type]
+                    self._dirty[event.symbol] = None  # type: ignore[union-attr]
+            elif kind in _ORDER_EVENTS:
+                symbol = event.order.symbol  # type: ignore[union-attr]
                 if symbol in by_symbol:
                     self._dirty[symbol] = None
         if self._dirty and not self._scheduled:

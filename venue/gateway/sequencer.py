@@ -42,7 +42,10 @@ class SequencerStopped(RuntimeError):
 
 
 Listener = Callable[[int, int, list[Event]], None]
-_Pending = tuple[int, int, "list[Event] | BaseException", "asyncio.Future[list[Event]] | None"]
+# The waiter of a pending command: a future (``submit``/``submit_nowait``), a plain error
+# callback (``submit_detached``: told only if the command fails), or None.
+_Waiter = "asyncio.Future[list[Event]] | Callable[[BaseException], None] | None"
+_Pending = tuple[int, int, "list[Event] | BaseException", _Waiter]
 
 
 class ExchangeLike(Protocol):
@@ -157,6 +160,18 @@ class Sequencer:
             self._pending.append((seq, ts, result, future))
         return future
 
+    def submit_detached(self, command: Command, on_error: Callable[[BaseException], None]) -> None:
+        """Apply ``command`` now like ``submit_nowait``, for a caller that does not need the
+        events back (the WebSocket gateway: channel 0 learns them as a listener): no future,
+        no task, no loop callback per command. ``on_error(exc)`` is called (on the loop
+        thread) if the command cannot be applied or made durable; a failure to stamp or
+        journal it (``SequencerStopped``, a codec error) raises here, synchronously."""
+        seq, ts, result = self._stamp_and_apply(command)
+        if not self._wait_durable:
+            self._release(seq, ts, result, on_error)
+        else:
+            self._pending.append((seq, ts, result, on_error))
+
     def apply_sync(self, command: Command) -> tuple[int, int, list[Event]]:
         """Sequence, journal and apply without waiting for durability or an event loop.
 
@@ -262,12 +277,15 @@ class Sequencer:
         log.critical("journal failed at seq %d: %r; refusing every further command", self._seq, exc)
         error = SequencerStopped(f"the journal failed: {exc!r}")
         while self._pending:
-            _, _, _, future = self._pending.popleft()
-            if future is not None and not future.done():
-                future.set_exception(error)
-        for _, _, waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_exception(error)
+            _, _, _, waiter = self._pending.popleft()
+            if isinstance(waiter, asyncio.Future):
+                if not waiter.done():
+                    waiter.set_exception(error)
+            elif waiter is not None:
+                self._tell_error(waiter, error)
+        for _, _, reader in self._waiters:
+            if not reader.done():
+                reader.set_exception(error)
         self._waiters.clear()
 
     def _release(
@@ -275,7 +293,7 @@ class Sequencer:
         seq: int,
         ts: int,
         result: list[Event] | BaseException,
-        future: asyncio.Future[list[Event]] | None,
+        future: Any,
     ) -> None:
         events = [] if isinstance(result, BaseException) else result
         self._released_seq = seq
@@ -285,16 +303,27 @@ class Sequencer:
             except Exception:
                 # One broken consumer must not stop the others or the sequencer.
                 log.exception("sequencer listener %r failed at seq %d", fn, seq)
-        if future is not None and not future.done():
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        if future is not None:
+            if isinstance(future, asyncio.Future):
+                if not future.done():
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+            elif isinstance(result, BaseException):
+                self._tell_error(future, result)
         waiters = self._waiters
         while waiters and waiters[0][0] <= seq:
             waiter = heapq.heappop(waiters)[2]
             if not waiter.done():  # a reader that went away cancelled it
                 waiter.set_result(None)
+
+    @staticmethod
+    def _tell_error(on_error: Callable[[BaseException], None], exc: BaseException) -> None:
+        try:
+            on_error(exc)
+        except Exception:
+            log.exception("submit_detached error callback failed")
 
 
 # -- wiring: recover a data directory and start sequencing on it --------------------------------

@@ -326,10 +326,33 @@ class WsServer:
         notification — 11000 ``journal: unavailable``, as REST does, else 10000 — instead of
         leaving the client waiting for an answer that never comes.
         """
+        detached = self._detached_submit()
         for command in commands:
+            if detached is not None:
+                # The hot path: apply now, no task, no future; channel 0 gets the events as a
+                # sequencer listener once durable, and only a failure comes back here.
+                on_error = functools.partial(self._command_error, command, session)
+                try:
+                    detached(command, on_error)
+                except Exception as exc:  # not stamped: SequencerStopped, a codec error
+                    on_error(exc)
+                continue
             task = asyncio.get_running_loop().create_task(self.ctx.submit(command))
             self._tasks.add(task)
             task.add_done_callback(functools.partial(self._submitted, command, session))
+
+    def _detached_submit(self) -> Any:
+        """``sequencer.submit_detached`` when commands may bypass ``ctx.submit``: the real
+        sequencer, with neither ``ctx.submit`` nor ``sequencer.submit`` replaced (tests that
+        replace one to inject failures, fakes without the method, keep the task path)."""
+        ctx = self.ctx
+        sequencer = ctx.sequencer
+        detached = getattr(sequencer, "submit_detached", None)
+        if detached is None or "submit" in getattr(sequencer, "__dict__", {}):
+            return None
+        if type(ctx).submit is not ServerContext.submit:
+            return None
+        return detached
 
     def _submitted(self, command: Command, session: WsSession | None, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -338,6 +361,9 @@ class WsServer:
         error = task.exception()
         if error is None:
             return
+        self._command_error(command, session, error)
+
+    def _command_error(self, command: Command, session: WsSession | None, error: BaseException) -> None:
         if isinstance(error, SequencerStopped):
             log.critical("refusing a WebSocket command: the journal has failed")
             code, text = int(Code.NOT_READY), "journal: unavailable"

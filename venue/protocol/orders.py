@@ -60,7 +60,29 @@ def _present(payload: Payload, field: str) -> bool:
     return payload.get(field) is not None
 
 
+# Parsed numeric *strings*, per parser: clients repeat the same amounts and prices (a bot
+# quotes a handful of levels), and Decimal parsing is most of the cost of an order input.
+# Only str keys: True == 1 == 1.0 as dict keys, but they do not parse alike. Both parsers are
+# pure, only successes are kept, and the tables are emptied when full (bounded memory).
+_PARSED_MAX = 65_536
+_PARSED: dict[Callable[[object], int], dict[str, int]] = {parse_amount: {}, parse_price: {}}
+
+
 def _number(payload: Payload, field: str, parse: Callable[[object], int]) -> int:
+    value = payload.get(field)
+    if type(value) is str:
+        table = _PARSED.get(parse)
+        if table is not None:
+            raw = table.get(value)
+            if raw is None:
+                try:
+                    raw = parse(value)
+                except (NumberError, ArithmeticError):
+                    raise invalid(field) from None
+                if len(table) >= _PARSED_MAX:
+                    table.clear()
+                table[value] = raw
+            return raw
     try:
         return parse(payload[field])
     # core.numbers lets decimal.InvalidOperation (an ArithmeticError) escape for values beyond
@@ -175,6 +197,9 @@ def _symbol(payload: Payload) -> str:
     return value
 
 
+_COMMON_KEYS = frozenset({"type", "symbol", "amount", "price", "cid", "gid", "flags"})
+
+
 def parse_submit(payload: object, *, user_id: int, now_ms: int) -> SubmitOrder:
     """A REST submit body or WS ``on`` payload → ``SubmitOrder``.
 
@@ -199,6 +224,34 @@ def parse_submit(payload: object, *, user_id: int, now_ms: int) -> SubmitOrder:
         price = _opt_number(body, "price", parse_price)
         if kind == "MARKET":
             price = None
+    if _COMMON_KEYS.issuperset(body):
+        # The usual input (type, symbol, amount, price, cid, gid, flags): every other field
+        # is absent, i.e. None, exactly as the general path below would find it.
+        # (the same checks in the same order as below, so the same field is named)
+        if kind == "STOP LIMIT":
+            raise invalid("price_aux_limit")
+        if kind == "TRAILING STOP":
+            raise invalid("price_trailing")
+        flags = _opt_int(body, "flags", high=(1 << 31) - 1) or 0
+        if flags & 16384:
+            raise invalid("price_oco_stop")
+        return SubmitOrder(
+            user_id=user_id,
+            symbol=symbol,
+            type=order_type,
+            amount=amount,
+            price=price,
+            flags=flags,
+            group_id=_opt_id45(body, "gid"),
+            client_order_id=_opt_id45(body, "cid"),
+            price_trailing=None,
+            price_aux_limit=None,
+            price_oco_stop=None,
+            client_order_id_oco=None,
+            tif_ts=None,
+            leverage=None,
+            meta=None,
+        )
     price_aux_limit = _opt_number(body, "price_aux_limit", parse_price)
     if kind == "STOP LIMIT" and price_aux_limit is None:
         raise invalid("price_aux_limit")

@@ -51,6 +51,7 @@ SIGNIFICANT_FIGURES = {"P0": 5, "P1": 4, "P2": 3, "P3": 2, "P4": 1}
 TICKER_DEPTH = 25  # BID_SIZE / ASK_SIZE sum the 25 best levels (spec §3.2)
 
 _FIGURES = tuple(SIGNIFICANT_FIGURES.items())
+_ORDER_EVENTS = frozenset({OrderAccepted, OrderUpdated, OrderClosed})
 
 BID, ASK = 0, 1
 
@@ -82,13 +83,16 @@ class _LevelSide:
     it after every book change); a change invalidates it only when it lands in those levels.
     """
 
-    __slots__ = ("sign", "levels", "keys", "_depth")
+    __slots__ = ("sign", "levels", "keys", "_depth", "top_version")
 
     def __init__(self, sign: int) -> None:
         self.sign = sign
         self.levels: dict[int, list[int]] = {}  # price → [count, amount]
         self.keys: list[int] = []
         self._depth: int | None = 0
+        # Bumped by every change that may land in the TICKER_DEPTH best levels (the best price
+        # among them): equal versions mean the ticker's bid/ask columns cannot have moved.
+        self.top_version = 0
 
     def add(self, price: int, amount: int) -> None:
         level = self.levels.get(price)
@@ -103,6 +107,7 @@ class _LevelSide:
             index = bisect.bisect_left(self.keys, key) if self._depth is not None else 0
         if index < TICKER_DEPTH:
             self._depth = None
+            self.top_version += 1
 
     def remove(self, price: int, amount: int) -> None:
         level = self.levels[price]
@@ -117,6 +122,22 @@ class _LevelSide:
             index = bisect.bisect_left(self.keys, key) if self._depth is not None else 0
         if index < TICKER_DEPTH:
             self._depth = None
+            self.top_version += 1
+
+    def rebuild(self, entries: Iterable[tuple[int, int]]) -> None:
+        """Replace the side's content by the levels of ``entries`` (level price, amount)."""
+        levels: dict[int, list[int]] = {}
+        for price, amount in entries:
+            level = levels.get(price)
+            if level is None:
+                levels[price] = [1, amount]
+            else:
+                level[0] += 1
+                level[1] += amount
+        self.levels = levels
+        self.keys = sorted(-price for price in levels) if self.sign > 0 else sorted(levels)
+        self._depth = None
+        self.top_version += 1
 
     def depth(self) -> int:
         """Absolute amount of the ``TICKER_DEPTH`` best levels."""
@@ -190,7 +211,16 @@ _Side = _LevelSide | _OrderSide
 
 
 class SymbolBook:
-    """The public book of one trading symbol at every precision."""
+    """The public book of one trading symbol at every precision.
+
+    R0 and P0 are kept up to date on every change (the ticker reads P0 after each command).
+    P1–P4 are *lazy* while no WS channel tracks them: a change only appends
+    ``(price, amount, ±1)`` to ``_log``, and the first read of a lazy precision replays the log
+    into all of them (or, when the log grew past ``_log_limit``, rebuilds them from
+    ``visible``). A tracked precision is kept up to date on every change like P0, because its
+    trackers must learn the touched keys. Reads go through ``side()``, so no caller sees a
+    lazy precision out of date.
+    """
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -200,6 +230,11 @@ class SymbolBook:
         self.trackers: list[TopBook] = []
         # Keys touched since the trackers were last told: (prec, side) → keys.
         self._touched: dict[tuple[str, int], set[int]] = {}
+        # Precisions updated on every change (P0 always) and the lazy ones (see class doc).
+        self._live: list[tuple[str, int]] = [f for f in _FIGURES if f[0] == "P0"]
+        self._lazy: list[tuple[str, int]] = [f for f in _FIGURES if f[0] != "P0"]
+        # Changes the lazy precisions have not seen; None: too many, rebuild from ``visible``.
+        self._log: list[tuple[int, int, int]] | None = []
 
     # -- changes ---------------------------------------------------------------------------
 
@@ -226,11 +261,13 @@ class SymbolBook:
         tracked = bool(self.trackers)
         if tracked:
             self._touch(RAW, side, order_id)
-        for prec, figures in _FIGURES:
+        for prec, figures in self._live:
             level_price = aggregate_price(price, figures, side == ASK)
             self.levels[prec][side].add(level_price, amount)
             if tracked:
                 self._touch(prec, side, level_price)
+        if self._lazy:
+            self._log_change(price, amount, 1)
 
     def _remove(self, order_id: int, price: int, amount: int) -> None:
         side = BID if amount > 0 else ASK
@@ -239,11 +276,66 @@ class SymbolBook:
         tracked = bool(self.trackers)
         if tracked:
             self._touch(RAW, side, order_id)
-        for prec, figures in _FIGURES:
+        for prec, figures in self._live:
             level_price = aggregate_price(price, figures, side == ASK)
             self.levels[prec][side].remove(level_price, amount)
             if tracked:
                 self._touch(prec, side, level_price)
+        if self._lazy:
+            self._log_change(price, amount, -1)
+
+    # -- lazy precisions -------------------------------------------------------------------
+
+    def _log_limit(self) -> int:
+        # Past this a rebuild from ``visible`` costs less than replaying the log.
+        return 2 * len(self.visible) + 256
+
+    def _log_change(self, price: int, amount: int, delta: int) -> None:
+        log = self._log
+        if log is not None:
+            log.append((price, amount, delta))
+            if len(log) > self._log_limit():
+                self._log = None
+
+    def _catch_up(self) -> None:
+        """Bring every lazy precision up to date (replay the log, or rebuild)."""
+        log = self._log
+        if log is None:
+            visible = list(self.visible.values())
+            for prec, figures in self._lazy:
+                bids, asks = self.levels[prec]
+                bids.rebuild(
+                    (aggregate_price(price, figures, False), amount) for price, amount in visible if amount > 0
+                )
+                asks.rebuild(
+                    (aggregate_price(price, figures, True), amount) for price, amount in visible if amount < 0
+                )
+        elif log:
+            for prec, figures in self._lazy:
+                sides = self.levels[prec]
+                for price, amount, delta in log:
+                    ask = amount < 0
+                    level_price = aggregate_price(price, figures, ask)
+                    if delta > 0:
+                        sides[ask].add(level_price, amount)
+                    else:
+                        sides[ask].remove(level_price, amount)
+        self._log = []
+
+    def _set_live(self, prec: str, live: bool) -> None:
+        """Keep ``prec`` up to date on every change (it has trackers) or make it lazy again."""
+        if prec == RAW or prec == "P0":
+            return
+        entry = (prec, SIGNIFICANT_FIGURES[prec])
+        if live == (entry in self._live):
+            return
+        self._catch_up()  # every precision is now up to date, the log is empty
+        if live:
+            self._lazy.remove(entry)
+            self._live.append(entry)
+        else:
+            self._live.remove(entry)
+            self._lazy.append(entry)
 
     def _touch(self, prec: str, side: int, key: int) -> None:
         touched = self._touched.get((prec, side))
@@ -266,7 +358,12 @@ class SymbolBook:
     # -- reads -----------------------------------------------------------------------------
 
     def side(self, prec: str, side: int) -> _Side:
-        return self.raw[side] if prec == RAW else self.levels[prec][side]
+        if prec == RAW:
+            return self.raw[side]
+        log = self._log
+        if (log is None or log) and prec != "P0":
+            self._catch_up()
+        return self.levels[prec][side]
 
     def snapshot(self, prec: str, length: int) -> list[Row]:
         """Bids best-first then asks best-first, ``length`` entries per side."""
@@ -309,10 +406,11 @@ class Books:
         """
         touched: set[str] = set()
         for event in events:
-            if isinstance(event, (OrderAccepted, OrderUpdated, OrderClosed)):
-                order = event.order
+            kind = type(event)  # event classes are final: an exact type test is enough
+            if kind in _ORDER_EVENTS:
+                order = event.order  # type: ignore[union-attr]
                 book = self.book(order.symbol)
-                if isinstance(event, OrderClosed) or not _visible(order):
+                if kind is OrderClosed or not _visible(order):
                     if order.id in book.visible:
                         book.drop(order.id)
                         touched.add(order.symbol)
@@ -356,6 +454,14 @@ class Books:
         book = self._books.get(symbol)
         return None if book is None else book.best(ASK)
 
+    def top_versions(self, symbol: str) -> tuple[int, int] | None:
+        """``(bid, ask)`` versions of the P0 top (``_LevelSide.top_version``), None if unknown."""
+        book = self._books.get(symbol)
+        if book is None:
+            return None
+        bids, asks = book.levels["P0"]
+        return (bids.top_version, asks.top_version)
+
     def depth_amount(self, symbol: str, side: int, levels: int = TICKER_DEPTH) -> int:
         book = self._books.get(symbol)
         return 0 if book is None else book.depth_amount(side, levels)
@@ -365,12 +471,16 @@ class Books:
         book = self.book(symbol)
         tracker = TopBook(book, prec, length)
         book.trackers.append(tracker)
+        book._set_live(prec, True)
         return tracker
 
     def untrack(self, tracker: TopBook) -> None:
-        trackers = tracker.book.trackers
+        book = tracker.book
+        trackers = book.trackers
         if tracker in trackers:
             trackers.remove(tracker)
+            if not any(t.prec == tracker.prec for t in trackers):
+                book._set_live(tracker.prec, False)
 
 
 def _visible(order: OrderState) -> bool:

@@ -130,6 +130,10 @@ def _where(*parts: str) -> str:
     return ("WHERE " + " AND ".join(kept)) if kept else ""
 
 
+# The event types ``History.apply`` stores (exact types: event classes are final).
+_HISTORY_EVENTS = frozenset({TradeExecuted, AccountTrade, OrderClosed, LedgerEntryAdded, MovementRecorded})
+
+
 class History:
     """The history store. One instance per process; used from the event-loop thread only."""
 
@@ -201,6 +205,8 @@ class History:
             return
         self._applied_seq = seq
         for event in events:
+            if type(event) not in _HISTORY_EVENTS:
+                continue  # most events of an order (accepted, wallet, request) store nothing
             if isinstance(event, TradeExecuted):
                 self._trades.append(
                     (event.trade_id, event.symbol, event.ts, event.amount, event.price)

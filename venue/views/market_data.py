@@ -103,7 +103,7 @@ class MarketData:
             return update
         self._sample_tickers(ts)
         update.books = self.books.apply(seq, ts, events)
-        update.trades = [e for e in events if isinstance(e, TradeExecuted)]
+        update.trades = [e for e in events if type(e) is TradeExecuted]
         if update.trades:
             update.candles = self.candles.apply(seq, ts, events)
             self.stats.apply(seq, ts, events)

@@ -140,6 +140,9 @@ class Tickers:
         self._windows: dict[str, _Window] = {}
         self._reported: dict[str, tuple[int, ...]] = {}
         self._minute = 0  # the current minute (ms) as of the last apply
+        # The books' top versions when each symbol's row was last computed: a book change
+        # below the TICKER_DEPTH best levels moves no ticker column (most orders rest deep).
+        self._top_versions: dict[str, tuple[int, int] | None] = {}
 
     def apply(
         self, seq: int, ts: int, events: Sequence[Event], book_symbols: Iterable[str] = ()
@@ -149,7 +152,14 @@ class Tickers:
         ``book_symbols`` are the symbols whose book changed in this command (from
         ``Books.apply``): their bid/ask columns may have moved.
         """
-        candidates = set(book_symbols)
+        candidates: set[str] = set()
+        if book_symbols:
+            top_versions = self._books.top_versions
+            seen = self._top_versions
+            for symbol in book_symbols:
+                versions = top_versions(symbol)
+                if versions is None or seen.get(symbol) != versions:
+                    candidates.add(symbol)
         minute = ts - ts % MINUTE
         if minute > self._minute:
             self._minute = minute
@@ -167,6 +177,7 @@ class Tickers:
                 candidates.add(event.symbol)
         changed = []
         for symbol in sorted(candidates):
+            self._top_versions[symbol] = self._books.top_versions(symbol)
             values = self.row(symbol).values()
             if self._reported.get(symbol) != values:
                 self._reported[symbol] = values
@@ -176,6 +187,7 @@ class Tickers:
     def seed(self, symbol: str, minutes: Iterable[Candle], last_price: int, now: int) -> None:
         """Rebuild a window from stored 1m candles (oldest first) at start-up."""
         window = self._windows[symbol] = _Window()
+        self._top_versions.pop(symbol, None)  # the row changed: recompute on the next apply
         self._minute = max(self._minute, now - now % MINUTE)
         oldest = self._minute - (WINDOW_MINUTES - 1) * MINUTE
         for mts, open_, _close, high, low, volume in minutes:
