@@ -13,7 +13,9 @@ error (run ``scripts/test`` or ``npm ci`` in ``tests/e2e/node``).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import shutil
 import subprocess
 import threading
@@ -23,7 +25,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import RunningServer
-from venue.core.commands import CancelOrder, SubmitOrder
+from tests.e2e.test_ws_public import RandomFlow, funded_users
+from venue.core.commands import Command, SubmitOrder
 from venue.core.numbers import parse_amount, parse_price
 from venue.core.orders import OrderType
 
@@ -168,3 +171,52 @@ def test_restv2_public_and_a_trade_between_two_accounts(server: RunningServer) -
     assert auth["wallets"] == sorted([["exchange", "ETH", 0.5 + fee], ["exchange", "USD", 8500]])
     assert auth["ledgers"][0][0] == "ETH" and auth["ledgers"][0][2] == 0.5 + fee
     assert auth["usdLedgers"][0] == [-1500, 8500]
+
+
+def submit_batch(server: RunningServer, commands: list[Command]) -> list[list[Any]]:
+    """Apply ``commands`` in order on the server loop (one journal batch), once durable."""
+
+    async def run() -> list[list[Any]]:
+        return list(await asyncio.gather(*(server.ctx.sequencer.submit_nowait(c) for c in commands)))
+
+    return server.run(run())
+
+
+def trades_in(results: list[list[Any]]) -> int:
+    return sum(1 for events in results for e in events if type(e).__name__ == "TradeExecuted")
+
+
+def test_wsv2_managed_books_with_checksums_and_seq_audit_follow_trades_driven_from_python(
+        server: RunningServer) -> None:
+    users = funded_users(server)
+    btc = RandomFlow(random.Random(5), users, "tBTCUSD", "90000", "10", depth=40)
+    eth = RandomFlow(random.Random(6), users, "tETHUSD", "3000", "0.5", depth=40)
+    for flow in (btc, eth):  # a book deeper than 25 levels a side before Node subscribes
+        first = flow.batch(120)
+        flow.remember(first, submit_batch(server, first))
+
+    node = NodeScript("ws_public.js", {"wsUrl": server.ws_url, "restRoot": rest_root(server)})
+    try:
+        assert node.next()["ready"] is True
+        made = 0
+        for _ in range(60):  # small batches: venue sends one checksum per batch that changed a book
+            for flow in (btc, eth):
+                commands = flow.batch(8)
+                results = submit_batch(server, commands)
+                flow.remember(commands, results)
+                if flow is btc:
+                    made += trades_in(results)
+        assert made > 20
+        node.send({"trades": made})
+    except BaseException:
+        node.kill()
+        raise
+    out = node.result()
+
+    assert out["errors"] == []
+    counts = out["counts"]
+    assert counts["te"] == made and counts["tu"] == made
+    assert counts["cs"]["P0"] > 40 and counts["cs"]["R0"] > 40
+    assert counts["book"]["P0"] > 100 and counts["book"]["R0"] > 100
+    assert out["lastPubSeq"] > 500
+    assert len(out["p0"]) == 50 and len(out["r0"]) == 50  # still deeper than 25 a side
