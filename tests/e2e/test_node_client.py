@@ -220,3 +220,13 @@ def test_wsv2_managed_books_with_checksums_and_seq_audit_follow_trades_driven_fr
     assert counts["book"]["P0"] > 100 and counts["book"]["R0"] > 100
     assert out["lastPubSeq"] > 500
     assert len(out["p0"]) == 50 and len(out["r0"]) == 50  # still deeper than 25 a side
+
+
+def test_wsv2_auth_submit_update_fill_cancel_notifications_and_dead_man_switch(server: RunningServer) -> None:
+    alice = creds(server, {"USD": "10000"})
+    bob = creds(server, {"ETH": "10"})
+    out = run_node("ws_auth.js", {"wsUrl": server.ws_url, "restRoot": rest_root(server), "alice": alice, "bob": bob})
+
+    assert out["alice"] == {"on": 1, "ou": 2, "oc": 1, "te": 1, "tu": 1,
+                            "n": ["on-req", "ou-req", "oc-req", "on-req"]}
+    assert out["refused"].startswith("ERROR: ")
