@@ -4,7 +4,8 @@
 // with and without `transform` models, then a trade between two accounts and every auth
 // read that shows it. Config: {restRoot, alice: {key, secret}, bob: {key, secret}}.
 
-const { RESTv2 } = require('bitfinex-api-node')
+const BFX = require('bitfinex-api-node')
+const { RESTv2 } = BFX
 const { Order } = require('bfx-api-node-models')
 const { config, check, equal, run } = require('./lib')
 
@@ -32,6 +33,9 @@ run(async () => {
   equal(tickers[0].slice(1), ticker, 'tickers row = ticker')
   equal(tickersModels.map(t => t.symbol), [SYM, AUTH_SYM], 'tickers models symbols')
   out.tickersAll = (await raw.tickers()).length
+  // the top-level BFX object passes `rest: {url}` to the RESTv2 it makes (clients.md §1)
+  const viaBFX = await new BFX({ rest: { url } }).rest(2).ticker({ symbol: SYM })
+  equal(viaBFX, ticker, 'new BFX({rest: {url}}).rest(2).ticker = RESTv2 ticker')
 
   const trades = await raw.trades({ symbol: SYM, limit: 10 })
   const tradeModels = await models.trades({ symbol: SYM, limit: 10, sort: -1 })

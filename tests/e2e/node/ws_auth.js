@@ -6,7 +6,8 @@
 // bob: {key, secret}}. Bob's socket closes at the end with an order resting: the test checks
 // that the dead-man switch canceled it.
 
-const { WSv2, RESTv2 } = require('bitfinex-api-node')
+const BFX = require('bitfinex-api-node')
+const { WSv2, RESTv2 } = BFX
 const { Order, Notification, Wallet } = require('bfx-api-node-models')
 const { config, check, equal, run, sleep, until } = require('./lib')
 
@@ -29,7 +30,9 @@ function recorder (ws, transform) {
 
 run(async () => {
   const alice = new WSv2({ url: config.wsUrl, apiKey: config.alice.key, apiSecret: config.alice.secret, transform: true, seqAudit: true })
-  const bob = new WSv2({ url: config.wsUrl, apiKey: config.bob.key, apiSecret: config.bob.secret })
+  // bob's socket through the top-level BFX object (`ws: {url, …}` reaches the WSv2 it makes)
+  const bob = new BFX({ ws: { url: config.wsUrl, apiKey: config.bob.key, apiSecret: config.bob.secret } }).ws(2)
+  check(bob instanceof WSv2, 'BFX.ws(2) is a WSv2')
   const a = recorder(alice)
   const b = recorder(bob)
   const authEvents = []
