@@ -26,7 +26,7 @@ function top (rows, raw, len) {
 run(async () => {
   const next = lines()
   const errors = []
-  const ws = new WSv2({ url: config.wsUrl, manageOrderBooks: true, seqAudit: true })
+  const ws = new WSv2({ url: config.wsUrl, manageOrderBooks: true, manageCandles: true, seqAudit: true })
   const rest = new RESTv2({ url: config.restRoot })
   ws.on('error', (err) => errors.push(String(err && err.message ? err.message : err)))
 
@@ -100,8 +100,13 @@ run(async () => {
   equal(tradeUpdates, newTrades, 'tu entries = REST trades')
   equal(ticker, (await rest.ticker({ symbol: P0 })), 'last ticker = REST ticker')
   const restCandles = await rest.candles({ timeframe: '1m', symbol: P0, section: 'last' })
-  const lastCandle = Array.isArray(candles[0]) ? candles[0] : candles
+  const lastCandle = candles[0] // managed candles: the whole set, newest first
   equal(lastCandle, restCandles, 'last candle update = REST last candle')
+  const managed = ws.getCandles(CANDLES)
+  const restHist = await rest.candles({ timeframe: '1m', symbol: P0, section: 'hist' })
+  const n = Math.min(managed.length, restHist.length)
+  check(n >= 1, 'managed candles')
+  equal(managed.slice(0, n), restHist.slice(0, n), 'managed candles = REST candles')
 
   check(counts.cs.P0 > 0 && counts.cs.R0 > 0, 'checksums received for both books')
   check(ws._lastPubSeq > 100, `sequence audit ran (last pub seq ${ws._lastPubSeq})`)
