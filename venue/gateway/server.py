@@ -36,6 +36,7 @@ from venue.gateway import admin, http_public, keys
 from venue.store.journal import ensure_private_dir
 from venue.gateway.app import (
     CODE_RATE_LIMIT,
+    AppRunner,
     CODE_UNKNOWN,
     ServerContext,
     build_app,
@@ -465,7 +466,7 @@ class VenueServer:
             admin.add_routes(app, ctx)
             keys.add_routes(app, ctx)
         self.app = app
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         self._runner = runner
         if self.settings.fast_path:
