@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import struct
+import time
 import urllib.request
 
 import pytest
@@ -65,5 +67,25 @@ def test_malformed_http_gets_the_error_shape_and_no_traceback(
     assert json.loads(body) == EXPECTED
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.text
     # the server keeps serving
+    with urllib.request.urlopen(f"{server.rest_url}/platform/status", timeout=5) as answer:
+        assert json.loads(answer.read()) == [1]
+
+
+@pytest.mark.parametrize("path", ["/v2/auth/w/order/submit", "/v2/calc/fx"])
+@pytest.mark.parametrize("reset", [False, True], ids=["close", "reset"])
+def test_a_client_leaving_mid_body_is_not_a_logged_error(
+    server: RunningServer, path: str, reset: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    # request.read() raised ConnectionResetError into the middleware's catch-all, which logged
+    # "unhandled error" with a stack trace for every client that hung up while sending a body
+    caplog.set_level(logging.INFO)
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n".encode() + b'{"type":')
+    time.sleep(0.1)  # the handler is waiting for the rest of the body
+    if reset:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    time.sleep(0.2)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.text
     with urllib.request.urlopen(f"{server.rest_url}/platform/status", timeout=5) as answer:
         assert json.loads(answer.read()) == [1]

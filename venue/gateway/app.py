@@ -12,6 +12,8 @@ Rules this module keeps (spec/bitfinex-v2.md §9, style.md §8.7):
 - a request aiohttp's HTTP parser refuses (a request line or header over 8190 bytes, a bad
   method, chunk size or Content-Length) is answered the same way, ``["error",10020,"request:
   invalid"]``, by ``AnsweringRequestHandler`` (logged at debug level: the peer's fault, not ours);
+- a client that leaves mid-request (ConnectionResetError while its body is read) is logged at
+  debug level only: nobody is left to answer, nothing was applied;
 - a request refused by the rate limiter is answered HTTP 429 ``["error",11010,"ratelimit: error"]``
   before its handler runs;
 - handlers never touch core state directly: writes go through ``ctx.sequencer.submit``, reads come
@@ -194,6 +196,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         # the body could not be read as sent (e.g. a Content-Encoding that does not decode):
         # bad input, answered without a stack trace; the connection's state is unknown, so it closes
         log.debug("unreadable request body for %s %s: %s", request.method, request.path, exc)
+        answer = error_response(CODE_PARAMS, "request: invalid")
+        answer.force_close()
+        return answer
+    except ConnectionResetError:
+        # the client went away mid-request (closed or reset while sending its body): there is
+        # nobody to answer and nothing was applied; not a server fault, so no stack trace
+        log.debug("client left during %s %s", request.method, request.path)
         answer = error_response(CODE_PARAMS, "request: invalid")
         answer.force_close()
         return answer
