@@ -12,6 +12,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 import requests
 
 from venue.config import Settings
@@ -104,3 +106,40 @@ def test_a_reset_key_is_saved_without_its_counter(tmp_path: Path) -> None:
     tracker.reset("gone")
     save_nonces(tmp_path, tracker)
     assert json.loads((tmp_path / NONCE_FILE).read_text()) == {"kept": 4}
+
+
+def test_stop_waits_for_the_flush_timers_write_and_saves_the_newest_counters(
+    server_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Cancelling the flush task does not stop the thread writing nonces.json: stop() used to
+    # write the same temporary file at the same time, and one os.replace then failed with
+    # FileNotFoundError (stop() raised before closing the store; seen as a flaky e2e teardown).
+    import threading
+
+    from venue.gateway import server as server_module
+
+    real_write = server_module.write_nonces
+    in_thread = threading.Event()
+    release = threading.Event()
+    written = threading.Event()
+
+    def slow_write(data_dir: Path, state: dict[str, int]) -> None:
+        in_thread.set()
+        release.wait(5)
+        real_write(data_dir, state)
+        written.set()
+
+    monkeypatch.setattr(server_module, "write_nonces", slow_write)
+    running = RunningServer(replace(server_settings, flush_interval_s=0.05))
+    try:
+        _, key, secret = running.create_account("racing")
+        body = b"{}"
+        assert _post(running, "auth/r/wallets", _signed(key, secret, "auth/r/wallets", 5, body), body)[0] == 200
+        assert in_thread.wait(5)  # the flush timer's write is in its thread, held there
+        assert _post(running, "auth/r/wallets", _signed(key, secret, "auth/r/wallets", 6, body), body)[0] == 200
+        threading.Timer(0.3, release.set).start()  # let it finish while stop() is under way
+    finally:
+        running.close()  # raised FileNotFoundError when both writes overlapped
+    assert written.wait(5)
+    # the older state the thread held must not land after stop()'s newer one
+    assert json.loads((running.data_dir / NONCE_FILE).read_text()) == {key: 6}

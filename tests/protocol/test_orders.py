@@ -114,6 +114,18 @@ def test_tif_is_read_as_utc(tif: str, mts: int) -> None:
     assert orders.parse_tif(tif) == mts
 
 
+@pytest.mark.parametrize("text", ["\uff12\uff10\uff13\uff10-01-02", "\u0662\u0660\u0663\u0660-01-02 03:04:05"])
+def test_dates_with_non_ascii_digits_are_invalid(text: str) -> None:
+    # strptime reads any Unicode digit; a cid_date is matched as given, so "２０３０-01-02" found no
+    # order ("Order not found.") where it is a bad parameter (10020 cid_date: invalid)
+    with pytest.raises(ProtocolError) as tif_error:
+        orders.parse_tif(text)
+    assert tif_error.value.text == "tif: invalid"
+    with pytest.raises(ProtocolError) as date_error:
+        orders.parse_cid_date(text[:10])
+    assert date_error.value.text == "cid_date: invalid"
+
+
 def test_null_fields_mean_absent() -> None:
     command = orders.parse_submit(
         {

@@ -14,6 +14,7 @@ Rules (spec/bitfinex-v2.md §2.2):
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 SCALE = 100_000_000
@@ -23,6 +24,9 @@ PRICE_SIGNIFICANT_DIGITS = 5
 _QUANTUM = Decimal(1).scaleb(-DECIMALS)
 # Anything beyond this is absurd for an exchange and would only slow big-int arithmetic.
 MAX_ABS_RAW = 10**15 * SCALE
+# A numeric string as JSON clients write one: ASCII digits, optional sign, point and exponent.
+# Decimal() alone also takes "1_000" (as 1000), non-ASCII digits ("١") and "Inf"/"NaN".
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 class NumberError(ValueError):
@@ -43,7 +47,7 @@ def to_decimal(value: object) -> Decimal:
         text = repr(value)
     elif isinstance(value, str):
         text = value.strip()
-        if not text or len(text) > 64:
+        if not text or len(text) > 64 or _NUMBER_TEXT.fullmatch(text) is None:
             raise NumberError(f"not a number: {value!r}")
     elif isinstance(value, Decimal):
         text = str(value)

@@ -9,6 +9,11 @@ Rules this module keeps (spec/bitfinex-v2.md §9, style.md §8.7):
 - every error answer has Bitfinex's shape, HTTP 500 ``["error", CODE, "text"]``: a
   ``ProtocolError`` raised by a handler, an unknown path, a wrong method, and any exception that
   escapes a handler (logged here with its stack trace, never put on the wire);
+- a request aiohttp's HTTP parser refuses (a request line or header over 8190 bytes, a bad
+  method, chunk size or Content-Length) is answered the same way, ``["error",10020,"request:
+  invalid"]``, by ``AnsweringRequestHandler`` (logged at debug level: the peer's fault, not ours);
+- a client that leaves mid-request (ConnectionResetError while its body is read) is logged at
+  debug level only: nobody is left to answer, nothing was applied;
 - a request refused by the rate limiter is answered HTTP 429 ``["error",11010,"ratelimit: error"]``
   before its handler runs;
 - handlers never touch core state directly: writes go through ``ctx.sequencer.submit``, reads come
@@ -17,6 +22,7 @@ Rules this module keeps (spec/bitfinex-v2.md §9, style.md §8.7):
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -26,6 +32,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from venue.config import Settings
 from venue.core.commands import Command
@@ -185,6 +192,20 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(int(exc.code), exc.text, http_status(exc.code))
     except web.HTTPException as exc:
         return _http_exception_answer(exc)
+    except (HttpProcessingError, web.RequestPayloadError) as exc:
+        # the body could not be read as sent (e.g. a Content-Encoding that does not decode):
+        # bad input, answered without a stack trace; the connection's state is unknown, so it closes
+        log.debug("unreadable request body for %s %s: %s", request.method, request.path, exc)
+        answer = error_response(CODE_PARAMS, "request: invalid")
+        answer.force_close()
+        return answer
+    except ConnectionResetError:
+        # the client went away mid-request (closed or reset while sending its body): there is
+        # nobody to answer and nothing was applied; not a server fault, so no stack trace
+        log.debug("client left during %s %s", request.method, request.path)
+        answer = error_response(CODE_PARAMS, "request: invalid")
+        answer.force_close()
+        return answer
     except SequencerStopped:
         # the journal failed: nothing more can be made durable, so nothing is accepted; 11000
         # (ERR_READY, spec §7.8) is Bitfinex's "not ready, try later"
@@ -196,6 +217,59 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     finally:
         if is_ws:
             ctx.stats.connections -= 1
+
+
+class AnsweringRequestHandler(web.RequestHandler):
+    """aiohttp's per-connection protocol, answering what its HTTP parser refuses in Bitfinex's shape.
+
+    aiohttp answers an unparsable request (line or header too long, bad method, bad chunk size)
+    itself, before any middleware, with a text/plain 400 and a stack trace in the log. Here it
+    gets HTTP 500 ``["error",10020,"request: invalid"]`` and a debug line; the connection still
+    closes, as the parser's state is lost. Server faults (status 500/504) keep aiohttp's handling.
+    """
+
+    __slots__ = ()
+
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        # After the answer, aiohttp reads what is left of the body and logs its failure with a
+        # stack trace; a body that does not decode is the peer's fault, already answered.
+        exc = kw.get("exc_info")
+        if isinstance(exc, (HttpProcessingError, web.RequestPayloadError)):
+            log.debug("unreadable request from a peer: %s", exc)
+            return
+        super().log_exception(*args, **kw)
+
+    def handle_error(
+        self,
+        request: Any,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if status >= 500 or request.writer.output_size > 0:
+            return super().handle_error(request, status, exc, message)
+        log.debug("malformed HTTP request from %s: %s", request.remote, message or exc)
+        answer = error_response(CODE_PARAMS, "request: invalid")
+        answer.force_close()
+        return answer
+
+
+def _answering_handler(server: web.Server) -> web.RequestHandler:
+    # what web.Server.__call__ does, with the subclass
+    return AnsweringRequestHandler(server, loop=server._loop, **server._kwargs)
+
+
+class AppRunner(web.AppRunner):
+    """``web.AppRunner`` whose connections are ``AnsweringRequestHandler``s.
+
+    Sites (``web.TCPSite``) take their protocol factory from ``runner.server``; the connections
+    still register with the runner's own ``web.Server``, so shutdown works as before.
+    """
+
+    @property
+    def server(self) -> Any:
+        server = super().server
+        return None if server is None else functools.partial(_answering_handler, server)
 
 
 def _mount_optional(app: web.Application, ctx: ServerContext, module_name: str) -> bool:

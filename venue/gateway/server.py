@@ -36,6 +36,7 @@ from venue.gateway import admin, http_public, keys
 from venue.store.journal import ensure_private_dir
 from venue.gateway.app import (
     CODE_RATE_LIMIT,
+    AppRunner,
     CODE_UNKNOWN,
     ServerContext,
     build_app,
@@ -419,6 +420,9 @@ class VenueServer:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        # the nonce file write running in a thread, if any: stop() waits for it before its own
+        # write (both use the same temporary file, and the newer state must land last)
+        self._nonce_write: asyncio.Future[None] | None = None
         self._store: Any = None
         self._fast: FastPath | None = None
         self._fast_server: asyncio.base_events.Server | None = None
@@ -465,7 +469,7 @@ class VenueServer:
             admin.add_routes(app, ctx)
             keys.add_routes(app, ctx)
         self.app = app
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         self._runner = runner
         if self.settings.fast_path:
@@ -525,6 +529,11 @@ class VenueServer:
             self._runner = None
         if self.settings.admin:
             admin.remove_endpoint_file(self.settings.data_dir)
+        if self._nonce_write is not None:
+            # cancelling the flush task does not stop its thread; wait for its write to finish
+            with contextlib.suppress(Exception):
+                await self._nonce_write
+            self._nonce_write = None
         if self.ctx is not None and NONCES_EXTRA in self.ctx.extras:
             save_nonces(self.settings.data_dir, self.ctx.extras[NONCES_EXTRA])
         if self._store is not None:
@@ -613,8 +622,10 @@ class VenueServer:
         if tracker is None or not tracker.changed():
             return
         state = tracker.take_state()
+        write = asyncio.ensure_future(asyncio.to_thread(write_nonces, self.settings.data_dir, state))
+        self._nonce_write = write
         try:
-            await asyncio.to_thread(write_nonces, self.settings.data_dir, state)
+            await asyncio.shield(write)
         except BaseException:
             tracker.mark_changed()  # not saved: the next flush tries again
             raise

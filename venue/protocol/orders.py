@@ -122,7 +122,7 @@ def _opt_id45(payload: Payload, field: str) -> int | None:
 
 def parse_tif(value: object) -> int:
     """``"YYYY-MM-DD HH:MM:SS"`` (UTC) or, on WS, a bare date ``"YYYY-MM-DD"`` → ms (§4.3, §8.3)."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or not value.isascii():  # strptime also reads "٢٠٣٠" as 2030
         raise invalid("tif")
     text = value.strip()
     for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
@@ -136,7 +136,8 @@ def parse_tif(value: object) -> int:
 
 def parse_cid_date(value: object, field: str = "cid_date") -> str:
     """A cid's UTC day, ``"YYYY-MM-DD"``, checked to be a real date and returned as given."""
-    if not isinstance(value, str):
+    # ASCII only: strptime also reads other digits ("２０２６-12-03"), which no cid date equals
+    if not isinstance(value, str) or not value.isascii():
         raise invalid(field)
     try:
         datetime.strptime(value, "%Y-%m-%d")
