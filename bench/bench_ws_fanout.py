@@ -164,7 +164,9 @@ async def _serve(conn: Any, seed: int) -> None:
             orders[oid] = (price, amount)
             events.append(OrderUpdated(make(oid, amount, price)))
         trade_id += 1
-        events.append(TradeExecuted(trade_id=trade_id, symbol=SYMBOL, ts=time.time_ns() // 1000,
+        probe_us = time.time_ns() // 1000
+        released.append(probe_us)
+        events.append(TradeExecuted(trade_id=trade_id, symbol=SYMBOL, ts=probe_us,
                                     price=mid, amount=SCALE // 1000, taker_order_id=0,
                                     maker_order_id=0, taker_user_id=2, maker_user_id=1))
         return events
@@ -179,6 +181,24 @@ async def _serve(conn: Any, seed: int) -> None:
             if outlet is not None:
                 yield outlet
 
+    # Server-side latency: from a round's release (the probe's MTS) to the return of the flush
+    # that handed the last connection's bytes of that round to the kernel. This is the part of
+    # publish→receive the server owns; the rest is the kernel and the (single-process) client.
+    released: list[int] = []
+    server_lat: list[int] = []
+    from venue.gateway import fanout
+
+    flusher_run = fanout.Flusher.run  # Flusher has __slots__: wrap the class's method
+
+    def timed_run(self: Any) -> None:
+        flusher_run(self)
+        if released:
+            now = time.time_ns() // 1000
+            server_lat.extend(now - t for t in released)
+            released.clear()
+
+    fanout.Flusher.run = timed_run  # type: ignore[method-assign]
+
     loop = asyncio.get_running_loop()
     conn.send(port)
     while True:
@@ -188,6 +208,8 @@ async def _serve(conn: Any, seed: int) -> None:
         _, mode, rate, seconds, batch = command
         throttled = 0
         rounds = 0
+        released.clear()
+        server_lat.clear()
         cpu0 = time.process_time()
         start = time.perf_counter()
         end = start + seconds
@@ -212,7 +234,7 @@ async def _serve(conn: Any, seed: int) -> None:
         elapsed = time.perf_counter() - start
         await asyncio.sleep(0.5)  # let the last frames drain
         conn.send({"rounds": rounds, "elapsed": elapsed, "cpu": time.process_time() - cpu0,
-                   "throttled": throttled})
+                   "throttled": throttled, "server_lat": list(server_lat)})
     await runner.cleanup()
 
 
@@ -443,6 +465,8 @@ def run_phase(
         "p99_ms": percentile(latencies, 0.99) / 1000,
         "max_ms": (max(latencies) / 1000) if latencies else float("nan"),
         "probes": len(latencies),
+        "srv_p50_ms": percentile(done["server_lat"], 0.50) / 1000,
+        "srv_p99_ms": percentile(done["server_lat"], 0.99) / 1000,
         "throttled": done["throttled"],
     }
 
@@ -509,15 +533,16 @@ def main() -> None:
                   f"{deliveries / cpu:,.0f} |", flush=True)
         return
     print("| N | max: frames/s | rounds/s | server CPU | server µs/delivery | client CPU | "
-          "paced: deliveries/s | p50 ms | p99 ms | max ms | probes |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "paced: deliveries/s | p50 ms | p99 ms | max ms | probes | server p50 ms | server p99 ms |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for n in args.subscribers:
         result = bench(n, args.seconds, args.paced, args.batch, args.per_frame_writes, args.pin)
         m, p = result["max"], result["paced"]
         print(f"| {n} | {m['frames/s']:,.0f} | {m['rounds/s']:,.0f} | {m['server_cpu']:.2f} | "
               f"{m['server_us_per_delivery']:.2f} | {m['client_cpu']:.2f} | "
               f"{p['frames/s']:,.0f} | {p['p50_ms']:.2f} | "
-              f"{p['p99_ms']:.2f} | {p['max_ms']:.2f} | {p['probes']:,} |", flush=True)
+              f"{p['p99_ms']:.2f} | {p['max_ms']:.2f} | {p['probes']:,} | "
+              f"{p['srv_p50_ms']:.2f} | {p['srv_p99_ms']:.2f} |", flush=True)
         print(f"  (max phase throttled {m['throttled']} times)", file=sys.stderr)
 
 

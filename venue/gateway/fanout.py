@@ -282,12 +282,20 @@ class Outlet:
         transport = self.transport
         if transport.is_closing():
             return
-        parts: list[bytes] = []
-        append = parts.append
-        for frame in frames:
-            append(ws_text_frame(frame))
-            append(frame)
-        transport.write(b"".join(parts))
+        headers = _SHORT_HEADERS
+        if len(frames) == 1:
+            frame = frames[0]
+            size = len(frame)
+            data = (headers[size] if size < 126 else ws_text_frame(frame)) + frame
+        else:
+            parts: list[bytes] = []
+            append = parts.append
+            for frame in frames:
+                size = len(frame)
+                append(headers[size] if size < 126 else ws_text_frame(frame))
+                append(frame)
+            data = b"".join(parts)
+        transport.write(data)
         if transport.get_write_buffer_size() > self.max_buffer:
             self.dropped = True
             if self.on_slow is not None:
@@ -295,21 +303,32 @@ class Outlet:
 
 
 class Flusher:
-    """Collects outlets woken during a loop tick and flushes them in one callback."""
+    """Collects outlets woken during a loop tick and flushes them in one callback.
 
-    __slots__ = ("_pending", "_loop")
+    The hub's publish also calls ``run`` itself right after queueing a channel update, so the
+    frames of a publish go out in the same loop tick instead of one loop iteration (and every
+    callback and I/O event queued in between) later. The scheduled callback then finds nothing
+    to do, or flushes what was queued after that direct run (still before the next poll)."""
+
+    __slots__ = ("_pending", "_loop", "_armed")
 
     def __init__(self) -> None:
         self._pending: list[Outlet] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._armed = False  # a scheduled run has not started yet
 
     def add(self, outlet: Outlet) -> None:
-        if not self._pending:
+        if not self._armed:
             loop = self._loop
             if loop is None:
                 loop = self._loop = asyncio.get_running_loop()
-            loop.call_soon(self.run)
+            loop.call_soon(self._scheduled_run)
+            self._armed = True
         self._pending.append(outlet)
+
+    def _scheduled_run(self) -> None:
+        self._armed = False
+        self.run()
 
     def run(self) -> None:
         pending, self._pending = self._pending, []
@@ -428,7 +447,15 @@ class Hub:
                 self.publish()
                 return
             self._scheduled = True
-            loop.call_soon(self.publish)
+            loop.call_soon(self._publish_and_flush)
+
+    def _publish_and_flush(self) -> None:
+        """The deferred publish, then its frames to the sockets in the same callback: the first
+        connection's write no longer waits for another loop iteration (and its I/O poll)."""
+        try:
+            self.publish()
+        finally:
+            self.flusher.run()
 
     def publish(self) -> None:
         """Send every stream's update for the commands released since the last publish."""
