@@ -225,42 +225,18 @@ def parse_submit(payload: object, *, user_id: int, now_ms: int) -> SubmitOrder:
         price = _opt_number(body, "price", parse_price)
         if kind == "MARKET":
             price = None
-    if _COMMON_KEYS.issuperset(body):
-        # The usual input (type, symbol, amount, price, cid, gid, flags): every other field
-        # is absent, i.e. None, exactly as the general path below would find it.
-        # (the same checks in the same order as below, so the same field is named)
-        if kind == "STOP LIMIT":
-            raise invalid("price_aux_limit")
-        if kind == "TRAILING STOP":
-            raise invalid("price_trailing")
-        flags = _opt_int(body, "flags", high=(1 << 31) - 1) or 0
-        if flags & 16384:
-            raise invalid("price_oco_stop")
-        return SubmitOrder(
-            user_id=user_id,
-            symbol=symbol,
-            type=order_type,
-            amount=amount,
-            price=price,
-            flags=flags,
-            group_id=_opt_id45(body, "gid"),
-            client_order_id=_opt_id45(body, "cid"),
-            price_trailing=None,
-            price_aux_limit=None,
-            price_oco_stop=None,
-            client_order_id_oco=None,
-            tif_ts=None,
-            leverage=None,
-            meta=None,
-        )
-    price_aux_limit = _opt_number(body, "price_aux_limit", parse_price)
+    # The usual input carries only type, symbol, amount, price, cid, gid and flags: the other
+    # fields are then absent (None) and their parsers are skipped; the checks below run in the
+    # same order either way, so the same field is named.
+    extra = not _COMMON_KEYS.issuperset(body)
+    price_aux_limit = _opt_number(body, "price_aux_limit", parse_price) if extra else None
     if kind == "STOP LIMIT" and price_aux_limit is None:
         raise invalid("price_aux_limit")
-    price_trailing = _opt_number(body, "price_trailing", parse_price)
+    price_trailing = _opt_number(body, "price_trailing", parse_price) if extra else None
     if kind == "TRAILING STOP" and price_trailing is None:
         raise invalid("price_trailing")
     flags = _opt_int(body, "flags", high=(1 << 31) - 1) or 0
-    price_oco_stop = _opt_number(body, "price_oco_stop", parse_price)
+    price_oco_stop = _opt_number(body, "price_oco_stop", parse_price) if extra else None
     if flags & 16384 and price_oco_stop is None:
         raise invalid("price_oco_stop")
     return SubmitOrder(
@@ -275,10 +251,10 @@ def parse_submit(payload: object, *, user_id: int, now_ms: int) -> SubmitOrder:
         price_trailing=price_trailing,
         price_aux_limit=price_aux_limit,
         price_oco_stop=price_oco_stop,
-        client_order_id_oco=_opt_id45(body, "cid_oco"),
-        tif_ts=_opt_tif(body),
-        leverage=_opt_int(body, "lev", low=1, high=MAX_LEVERAGE),
-        meta=_meta(body),
+        client_order_id_oco=_opt_id45(body, "cid_oco") if extra else None,
+        tif_ts=_opt_tif(body) if extra else None,
+        leverage=_opt_int(body, "lev", low=1, high=MAX_LEVERAGE) if extra else None,
+        meta=_meta(body) if extra else None,
     )
 
 
