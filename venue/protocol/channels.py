@@ -128,17 +128,22 @@ def _book_length(value: object) -> int:
     """``len`` as a number or a numeric string (clients.md §3: ccxt and cryptofeed send numbers)."""
     if value is None:
         return DEFAULT_LEN
-    if isinstance(value, bool):
-        raise SubscribeError(ERR_BOOK_LEN, "len: invalid")
-    if isinstance(value, int):
-        length = value
-    elif isinstance(value, str) and value.isascii() and value.isdigit():
-        length = int(value)
-    else:
-        raise SubscribeError(ERR_BOOK_LEN, "len: invalid")
-    if length not in LENGTHS:
+    length = whole_number(value)
+    if length is None or length not in LENGTHS:
         raise SubscribeError(ERR_BOOK_LEN, "len: invalid")
     return length
+
+
+def whole_number(value: object) -> int | None:
+    """A non-negative integer given as a JSON number or a string of ASCII digits (inputs take
+    numbers as strings everywhere, spec §11); None for anything else, bools included."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
 
 
 def _parse_candle_key(key: object, is_listed: Callable[[str], bool]) -> ChannelSpec:

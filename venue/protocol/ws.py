@@ -59,6 +59,7 @@ from venue.protocol.channels import (
     format_of,
     parse_subscribe,
     subscribed_reply,
+    whole_number,
 )
 from venue.protocol.errors import Code
 
@@ -76,18 +77,6 @@ DEFAULT_CHANNEL_LIMIT = 30  # §7.7: the 2020 docs and Node's ws2_manager; bfxap
 PLATFORM_OPERATIVE = 1
 
 _HB_BODY = b'"hb"'
-
-
-def _whole_number(value: object) -> int | None:
-    """A non-negative integer given as a JSON number or a string of digits (inputs take numbers
-    as strings everywhere, spec §11); None for anything else (bools included)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    return None
 
 
 # -- what the session hands to the gateway --------------------------------------------------------
@@ -378,7 +367,7 @@ class WsSession:
             self._queue_event(error_reply(ERR_UNKNOWN, "event: invalid", message))
 
     def _conf(self, message: dict[str, Any]) -> None:
-        flags = _whole_number(message.get("flags"))
+        flags = whole_number(message.get("flags"))
         if flags is None:
             self._queue_event(error_reply(int(Code.CONF_FAIL), "conf: invalid", message))
             return
@@ -416,7 +405,7 @@ class WsSession:
         self._requests.append(Subscribe(sub))
 
     def _unsubscribe(self, message: dict[str, Any]) -> None:
-        chan_id = _whole_number(message.get("chanId"))
+        chan_id = whole_number(message.get("chanId"))
         sub = self.subscriptions.pop(chan_id, None) if chan_id is not None else None
         if sub is None:
             # the real frame's key order (bitfinex-api-node#349): event, msg, chanId, code
