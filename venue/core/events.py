@@ -66,6 +66,10 @@ class OrderClosed:
     order: OrderState
 
 
+# The events that carry an order's new state (exact-type tests: event classes are final).
+ORDER_EVENTS = frozenset({OrderAccepted, OrderUpdated, OrderClosed})
+
+
 @dataclass(frozen=True, slots=True)
 class TradeExecuted:
     """A public trade. ``amount`` is signed by the taker's side (> 0 the taker bought)."""

@@ -36,11 +36,10 @@ import struct
 from collections import deque
 from typing import Any, Callable, Protocol, Sequence
 
-from venue.core.events import Event, OrderAccepted, OrderClosed, OrderUpdated, TradeExecuted
+from venue.core.events import ORDER_EVENTS, Event, TradeExecuted
 from venue.protocol import channels as ch
 from venue.protocol.ws import Subscription, WsSession
 
-_ORDER_EVENTS = frozenset({OrderAccepted, OrderUpdated, OrderClosed})
 
 log = logging.getLogger(__name__)
 
@@ -436,7 +435,7 @@ class Hub:
                 if event.symbol in by_symbol:  # type: ignore[union-attr]
                     self._trades.append(event)  # type: ignore[arg-type]
                     self._dirty[event.symbol] = None  # type: ignore[union-attr]
-            elif kind in _ORDER_EVENTS:
+            elif kind in ORDER_EVENTS:
                 symbol = event.order.symbol  # type: ignore[union-attr]
                 if symbol in by_symbol:
                     self._dirty[symbol] = None

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterable, Sequence
 
-from venue.core.events import Event, OrderAccepted, OrderClosed, OrderUpdated
+from venue.core.events import ORDER_EVENTS, Event, OrderClosed
 from venue.core.numbers import SCALE
 from venue.core.orders import OrderState
 from venue.views.checksum import CHECKSUM_DEPTH, book_checksum
@@ -51,7 +51,6 @@ SIGNIFICANT_FIGURES = {"P0": 5, "P1": 4, "P2": 3, "P3": 2, "P4": 1}
 TICKER_DEPTH = 25  # BID_SIZE / ASK_SIZE sum the 25 best levels (spec §3.2)
 
 _FIGURES = tuple(SIGNIFICANT_FIGURES.items())
-_ORDER_EVENTS = frozenset({OrderAccepted, OrderUpdated, OrderClosed})
 
 BID, ASK = 0, 1
 
@@ -407,7 +406,7 @@ class Books:
         touched: set[str] = set()
         for event in events:
             kind = type(event)  # event classes are final: an exact type test is enough
-            if kind in _ORDER_EVENTS:
+            if kind in ORDER_EVENTS:
                 order = event.order  # type: ignore[union-attr]
                 book = self.book(order.symbol)
                 if kind is OrderClosed or not _visible(order):
