@@ -108,24 +108,6 @@ def journal_path(data_dir: str | Path) -> Path:
     return Path(data_dir) / JOURNAL_FILE
 
 
-# Lock descriptors of the journals this process holds open. A flock belongs to the open file,
-# which a forked child shares: the snapshot writer (store/snapshot.py forks one) would keep the
-# data directory locked after the server is killed, and the restarted server would be refused
-# ("in use") until the orphan finished. So every forked child closes them at once.
-_LOCK_FDS: set[int] = set()
-
-
-def _close_locks_in_child() -> None:
-    for fd in _LOCK_FDS:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    _LOCK_FDS.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_close_locks_in_child)
-
-
 def _take_lock(path: Path) -> int:
     lock_path = path.with_name(path.name + ".lock")
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -136,7 +118,6 @@ def _take_lock(path: Path) -> int:
         raise JournalLocked(
             f"{path.parent} is in use by another venue process (lock {lock_path.name})"
         ) from None
-    _LOCK_FDS.add(fd)
     return fd
 
 
@@ -467,7 +448,6 @@ class Journal:
         self._closed = True
         self._conn.close()
         if self._lock_fd is not None:
-            _LOCK_FDS.discard(self._lock_fd)
             os.close(self._lock_fd)  # closing the descriptor drops the flock
             self._lock_fd = None
 
