@@ -267,23 +267,21 @@ class FastPath:
                         return self._response(429, error_body(CODE_RATE_LIMIT, "ratelimit: error"))
                 return response
         seq = http_public.released_seq(self.ctx)
-        response = self._answer(head, ip)
-        if response is not None and response.startswith(b"HTTP/1.1 200 "):
-            path = unquote(head.split(b" ", 2)[1].decode("ascii").partition("?")[0])
-            matched = http_public.match_get(path)
-            if matched is not None and matched[0] in http_public.UNCACHED:
-                return response  # it can change without a command: never memoised
+        response, memo_path = self._answer(head, ip)
+        if memo_path is not None:
             if len(self._memo) >= self._MEMO_LIMIT:
                 self._memo.clear()
-            self._memo[head] = (seq, self.date.second, rate_limit_key(path), response)
+            self._memo[head] = (seq, self.date.second, rate_limit_key(memo_path), response)
         return response
 
-    def _answer(self, head: bytes, ip: str) -> bytes | None:
+    def _answer(self, head: bytes, ip: str) -> tuple[bytes | None, str | None]:
+        """The response (None: hand the request to aiohttp) and, when that response may be
+        memoised until the next command (a 200 of a cached route), the decoded path."""
         line_end = head.find(b"\r\n")
         request_line = head if line_end < 0 else head[:line_end]
         parts = request_line.split(b" ")
         if len(parts) != 3 or parts[0] != b"GET" or parts[2] != b"HTTP/1.1":
-            return None
+            return None, None
         if line_end >= 0:
             for header in head[line_end + 2 :].split(b"\r\n"):
                 name, _, value = header.partition(b":")
@@ -291,32 +289,33 @@ class FastPath:
                 if name in _HAND_OVER_HEADERS:
                     if name == b"connection" and value.strip().lower() == b"keep-alive":
                         continue  # HTTP/1.1's default, sent by requests (bfxapi) on every call
-                    return None
+                    return None, None
         try:
             target = parts[1].decode("ascii")
         except UnicodeDecodeError:
-            return None
+            return None, None
         raw_path, _, raw_query = target.partition("?")
         path = unquote(raw_path)
         matched = http_public.match_get(path)
         if matched is None:
-            return None
+            return None, None
         render, path_params = matched
         ctx = self.ctx
         ctx.stats.requests += 1
         if ctx.rate_limiter.enabled:
             key = rate_limit_key(path)
             if key is not None and not ctx.rate_limiter.allow(ip, key[0], key[1]):
-                return self._response(429, error_body(CODE_RATE_LIMIT, "ratelimit: error"))
+                return self._response(429, error_body(CODE_RATE_LIMIT, "ratelimit: error")), None
         query = http_public.first_values(parse_qsl(raw_query, keep_blank_values=True))
         try:
             body = http_public.get_answer(ctx, render, path_params, query, target)
         except ProtocolError as exc:
-            return self._response(http_status(exc.code), error_body(int(exc.code), exc.text))
+            return self._response(http_status(exc.code), error_body(int(exc.code), exc.text)), None
         except Exception:
             log.exception("unhandled error answering GET %s", target)
-            return self._response(500, error_body(CODE_UNKNOWN, "unknown error"))
-        return self._response(200, body)
+            return self._response(500, error_body(CODE_UNKNOWN, "unknown error")), None
+        # an answer that can change without a command is never memoised
+        return self._response(200, body), (None if render in http_public.UNCACHED else path)
 
     def _response(self, status: int, body: bytes) -> bytes:
         return b"".join((
