@@ -442,6 +442,10 @@ class AccountStream:
         self._auth_id = auth_id
         self._orders_bucket = _Bucket(limits.order_rate, limits.order_burst)
         self._calc_bucket = _Bucket(limits.calc_rate, limits.calc_burst)
+        self._clear_session()
+
+    def _clear_session(self) -> None:
+        """No authenticated session: the state before ``auth`` and after ``unauth``."""
         # Only the key's name and permissions are kept: never its secret (nor the frame's).
         self._key: str | None = None
         self._permissions: tuple[tuple[str, bool, bool], ...] = ()
@@ -534,15 +538,7 @@ class AccountStream:
         """
         if self._user_id is None:
             return [_error_event(Code.UNAUTH_FAIL, TEXT_UNAUTH_INVALID)]
-        self._key = None
-        self._permissions = ()
-        self._may_trade = False
-        self._user_id = None
-        self._filter = None
-        self._dms = False
-        self._outstanding = Outstanding()
-        self._balances = {}
-        self._last_balance = None
+        self._clear_session()
         return [Outgoing(Kind.EVENT, {"event": "unauth", "status": "OK", "chanId": 0})]
 
     def _snapshots(self) -> list[Outgoing]:
